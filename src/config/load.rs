@@ -1,0 +1,211 @@
+//! Reads the configuration from a TOML file and `VOD_ORIGIN_*` environment variables.
+//!
+//! figment merges the two and remembers which source set each key, so an error can say
+//! "`/etc/vod-origin.toml`: `server.listen`: ..." or "environment variable
+//! `VOD_ORIGIN_SERVER__LISTEN`: ..." instead of a bare serde message.
+
+use std::fmt;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+
+use super::Config;
+
+/// Prefix of the environment variables that override keys: `VOD_ORIGIN_SECTION__KEY`.
+pub const ENV_PREFIX: &str = "VOD_ORIGIN_";
+
+/// A configuration problem, naming where the key was set, the key, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, the environment variable, or "built-in default".
+    pub source: String,
+    /// The key, dotted (`server.listen`).
+    pub key: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: `{}`: {}", self.source, self.key, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A configuration with the memory of where each key came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The configuration in force.
+    pub config: Config,
+    figment: Figment,
+}
+
+impl LoadedConfig {
+    /// Loads the built-in defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            check_readable(file)?;
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // `VOD_ORIGIN_CONFIG` names the file itself (a CLI flag's variable), so it is not a key.
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]));
+        Self::extract(figment)
+    }
+
+    /// Loads a configuration from TOML text alone (no environment): for tests and tools.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::extract(Figment::new().merge(Toml::string(text)))
+    }
+
+    /// Wraps a configuration built in code.
+    pub fn from_config(config: Config) -> Self {
+        Self {
+            config,
+            figment: Figment::new(),
+        }
+    }
+
+    fn extract(figment: Figment) -> Result<Self, ConfigError> {
+        match figment.extract::<Config>() {
+            Ok(config) => Ok(Self { config, figment }),
+            Err(errors) => Err(errors
+                .into_iter()
+                .next()
+                .map(from_figment)
+                .unwrap_or_else(|| ConfigError {
+                    source: "configuration".into(),
+                    key: String::new(),
+                    reason: "unreadable".into(),
+                })),
+        }
+    }
+
+    /// An error about `key` (dotted), naming the file or variable that set it.
+    pub fn error(&self, key: &str, reason: impl fmt::Display) -> ConfigError {
+        let source = match self.figment.find_metadata(key) {
+            Some(metadata) => describe_source(metadata, &key.split('.').collect::<Vec<_>>()),
+            None => "built-in default".into(),
+        };
+        ConfigError {
+            source,
+            key: key.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The configuration as TOML, secrets redacted: what `check-config` prints.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.config).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+fn check_readable(file: &Path) -> Result<(), ConfigError> {
+    std::fs::metadata(file).map(|_| ()).map_err(|e| ConfigError {
+        source: file.display().to_string(),
+        key: "(file)".into(),
+        reason: format!("cannot read the configuration file: {e}"),
+    })
+}
+
+fn from_figment(error: figment::Error) -> ConfigError {
+    let key = error.path.join(".");
+    let source = match &error.metadata {
+        Some(metadata) => describe_source(metadata, &error.path),
+        None => "configuration".into(),
+    };
+    // A value under `access.secrets` may be a secret: say what is wrong, never what was found.
+    let reason = if key.starts_with("access.secrets") {
+        "invalid value (not shown: it may be a secret); expected a list of strings".to_string()
+    } else {
+        error.kind.to_string()
+    };
+    ConfigError { source, key, reason }
+}
+
+fn describe_source<K: AsRef<str>>(metadata: &figment::Metadata, path: &[K]) -> String {
+    match &metadata.source {
+        Some(figment::Source::File(file)) => file.display().to_string(),
+        _ if metadata.name.contains("environment") => {
+            let name: Vec<String> = path.iter().map(|k| k.as_ref().to_ascii_uppercase()).collect();
+            format!("environment variable {ENV_PREFIX}{}", name.join("__"))
+        }
+        _ => metadata.name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        let loaded = LoadedConfig::from_toml("").unwrap();
+        assert_eq!(loaded.config.server.listen.port(), 8443);
+        assert_eq!(loaded.config.plain_http.listen.port(), 8080);
+        assert_eq!(loaded.config.storage.root, Path::new("media"));
+        assert_eq!(loaded.config.tls.hsts_max_age.as_secs(), 63_072_000);
+    }
+
+    #[test]
+    fn durations_are_human_readable() {
+        let loaded = LoadedConfig::from_toml("[server]\nhandshake_timeout = \"1m 30s\"").unwrap();
+        assert_eq!(loaded.config.server.handshake_timeout.as_secs(), 90);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let error = LoadedConfig::from_toml("[server]\nlisten_on = \"x\"").unwrap_err();
+        assert_eq!(error.key, "server.listen_on");
+        assert!(error.reason.contains("unknown field"), "{error}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let error = LoadedConfig::from_toml("[server]\nlisten = \"nowhere\"").unwrap_err();
+        assert_eq!(error.key, "server.listen");
+        let error = LoadedConfig::from_toml("[plain_http]\nmode = \"sometimes\"").unwrap_err();
+        assert_eq!(error.key, "plain_http.mode");
+        let error = LoadedConfig::from_toml("[server]\ndrain_timeout = \"soon\"").unwrap_err();
+        assert_eq!(error.key, "server.drain_timeout");
+    }
+
+    #[test]
+    fn files_are_named_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("origin.toml");
+        std::fs::write(
+            &file,
+            "[access]\nheader = \"X-A\"\nsecrets = [\"s\"]\n[cors]\nenforce = 3\n",
+        )
+        .unwrap();
+        let error = LoadedConfig::load(Some(&file)).unwrap_err();
+        assert_eq!(error.source, file.display().to_string());
+        assert_eq!(error.key, "cors.enforce");
+        let missing = LoadedConfig::load(Some(&dir.path().join("nope.toml"))).unwrap_err();
+        assert!(missing.to_string().contains("nope.toml"), "{missing}");
+    }
+
+    #[test]
+    fn secrets_never_reach_errors_or_output() {
+        let error = LoadedConfig::from_toml("[access]\nsecrets = \"hunter2\"").unwrap_err();
+        assert_eq!(error.key, "access.secrets");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        let loaded = LoadedConfig::from_toml("[access]\nsecrets = [\"hunter2\"]").unwrap();
+        assert!(!loaded.to_toml().contains("hunter2"));
+        assert!(!format!("{:?}", loaded.config).contains("hunter2"));
+    }
+
+    #[test]
+    fn semantic_errors_name_the_source_of_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("origin.toml");
+        std::fs::write(&file, "[storage]\nroot = \"/nonexistent\"\n").unwrap();
+        let loaded = LoadedConfig::load(Some(&file)).unwrap();
+        let error = loaded.error("storage.root", "no such directory");
+        assert_eq!(error.source, file.display().to_string());
+        assert_eq!(loaded.error("server.listen", "x").source, "built-in default");
+    }
+}

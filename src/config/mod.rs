@@ -1,0 +1,11 @@
+//! Configuration: one TOML file, every key overridable from the environment, checked at startup.
+//!
+//! Loading is [`LoadedConfig::load`]; the shape and defaults are in [`model`]. Each component
+//! compiles its section into runtime form once (matchers, pre-rendered headers), and reports a
+//! problem through [`LoadedConfig::error`], which names where the offending key was set.
+
+mod load;
+pub mod model;
+
+pub use load::{ConfigError, ENV_PREFIX, LoadedConfig};
+pub use model::*;

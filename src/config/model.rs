@@ -1,0 +1,312 @@
+//! The configuration file's shape: serde structs with their defaults.
+//!
+//! Every struct denies unknown keys, so a typo is an error at startup instead of a silently
+//! ignored setting. The defaults are the local-development setup that `cargo run` gives.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::cache_control::{CacheRule, DEFAULT_VALUE, default_rules};
+use crate::cors::CorsRule;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The HTTPS listener and its limits.
+    pub server: ServerConfig,
+    /// Certificates and HSTS.
+    pub tls: TlsConfig,
+    /// The plain-HTTP listener.
+    pub plain_http: PlainHttpConfig,
+    /// Who may reach the origin: the CDN's secret header and peer addresses.
+    pub access: AccessConfig,
+    /// Where objects come from.
+    pub storage: StorageConfig,
+    /// Cross-origin rules and policy files.
+    pub cors: CorsConfig,
+    /// `Cache-Control` per path.
+    pub cache_control: CacheControlConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// The HTTPS listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the HTTPS listener.
+    pub listen: SocketAddr,
+    /// Host (and port, if not 443) that clients use; redirects go there, never to the request's
+    /// `Host` when this is set.
+    pub public_host: Option<String>,
+    /// Peers whose `X-Forwarded-Proto` is believed (load balancers in front of the origin).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Connections served at once, over both listeners; further connections wait in the backlog.
+    pub max_connections: usize,
+    /// Time a client has to finish the TLS handshake.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// Time a client has to send a request's headers (HTTP/1.1), idle keep-alive included.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Time in-flight responses get to finish on shutdown before connections are closed.
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
+    /// Concurrent streams per HTTP/2 connection.
+    pub h2_max_concurrent_streams: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            public_host: None,
+            trusted_proxies: Vec::new(),
+            max_connections: 10_000,
+            handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(30),
+            h2_max_concurrent_streams: 128,
+        }
+    }
+}
+
+/// Certificates and HSTS.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM file with the certificate chain, leaf first. Unset: a development certificate.
+    pub cert_chain: Option<PathBuf>,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub private_key: Option<PathBuf>,
+    /// Where the development CA and certificate are made on first start and reused after.
+    pub dev_cert_dir: PathBuf,
+    /// `Strict-Transport-Security` max-age; 0 sends no HSTS header.
+    #[serde(with = "humantime_serde")]
+    pub hsts_max_age: Duration,
+    /// Adds `includeSubDomains` to HSTS.
+    pub hsts_include_subdomains: bool,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_chain: None,
+            private_key: None,
+            dev_cert_dir: PathBuf::from("certs"),
+            hsts_max_age: Duration::from_secs(2 * 365 * 24 * 3600),
+            hsts_include_subdomains: false,
+        }
+    }
+}
+
+/// What the plain-HTTP listener (and a request the CDN received over HTTP) gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlainHttpMode {
+    /// 301 to the same path over HTTPS (GET and HEAD; other methods get 403).
+    Redirect,
+    /// 403 with a short body.
+    Reject,
+    /// No plain-HTTP listener; CDN-reported plain HTTP is rejected.
+    Off,
+}
+
+/// The plain-HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlainHttpConfig {
+    /// Address of the plain-HTTP listener.
+    pub listen: SocketAddr,
+    /// `redirect`, `reject` or `off`.
+    pub mode: PlainHttpMode,
+}
+
+impl Default for PlainHttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            mode: PlainHttpMode::Redirect,
+        }
+    }
+}
+
+/// Who may reach the origin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// The header the CDN adds to every origin request.
+    pub header: String,
+    /// Accepted values of that header; several at once during a rotation. Empty: no check.
+    pub secrets: Vec<Secret>,
+    /// Peer networks allowed to connect; empty allows every peer.
+    pub allowed_cidrs: Vec<IpNet>,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            header: "X-Origin-Verify".into(),
+            secrets: Vec::new(),
+            allowed_cidrs: Vec::new(),
+        }
+    }
+}
+
+/// A secret value: readable by the program, never printed by `Debug` or serialized.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for building the matcher.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.into())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<redacted>")
+    }
+}
+
+/// Which backend serves objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Files under `storage.root`.
+    Local,
+}
+
+/// Where objects come from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// The backend.
+    pub backend: Backend,
+    /// Directory served by the local backend.
+    pub root: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Local,
+            root: PathBuf::from("media"),
+        }
+    }
+}
+
+/// Cross-origin rules, with the semantics of an S3 bucket's CORS configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Refuse (403) requests whose `Origin` no rule allows; off serves them without CORS headers.
+    pub enforce: bool,
+    /// An S3 CORS configuration file (XML or JSON) to load the rules from.
+    pub rules_file: Option<PathBuf>,
+    /// Rules written here; unset (and no `rules_file`): any origin may GET and HEAD.
+    pub rules: Option<Vec<CorsRule>>,
+    /// Serve `/crossdomain.xml` rendered from the rules.
+    pub crossdomain_xml: bool,
+    /// Serve `/clientaccesspolicy.xml` rendered from the rules.
+    pub clientaccesspolicy_xml: bool,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self {
+            enforce: true,
+            rules_file: None,
+            rules: None,
+            crossdomain_xml: true,
+            clientaccesspolicy_xml: true,
+        }
+    }
+}
+
+/// The rules used when none are configured: any origin may read, as a public video bucket allows.
+pub fn default_cors_rules() -> Vec<CorsRule> {
+    vec![CorsRule {
+        id: Some("default".into()),
+        allowed_origins: vec!["*".into()],
+        allowed_methods: vec!["GET".into(), "HEAD".into()],
+        allowed_headers: vec!["*".into()],
+        expose_headers: Vec::new(),
+        max_age_seconds: Some(3000),
+    }]
+}
+
+/// `Cache-Control` per path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheControlConfig {
+    /// Value for paths no rule matches.
+    pub default: String,
+    /// Rules, first match wins; unset: the built-in rules for playlists, segments and files.
+    pub rules: Option<Vec<CacheRule>>,
+}
+
+impl Default for CacheControlConfig {
+    fn default() -> Self {
+        Self {
+            default: DEFAULT_VALUE.into(),
+            rules: None,
+        }
+    }
+}
+
+impl CacheControlConfig {
+    /// The rules in force.
+    pub fn effective_rules(&self) -> Vec<CacheRule> {
+        self.rules.clone().unwrap_or_else(default_rules)
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `vod_origin=debug,info`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}

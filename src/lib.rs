@@ -1,0 +1,37 @@
+//! vod-origin: an HTTPS-only origin that serves video from a private S3 bucket (or a local
+//! folder) to a CDN, with the security properties of CloudFront + S3 with an Origin Access
+//! Identity, and the range, conditional and CORS behaviour players need.
+//!
+//! # Layout
+//!
+//! - [`config`]: the TOML file and `VOD_ORIGIN_*` variables, checked at startup.
+//! - [`server`]: listeners, TLS handshakes, HTTP/1.1 and HTTP/2 connections, graceful drain.
+//! - [`tls`]: rustls configuration and the development certificate.
+//! - [`pipeline`]: one request, top to bottom: guard → method → CORS → route → plan → fetch → respond.
+//! - [`guard`]: the CDN's secret header, peer allow-list, and the viewer's scheme.
+//! - [`cors`]: S3-style CORS rules, and the crossdomain.xml and clientaccesspolicy.xml they imply.
+//! - [`key`]: request path to object key, never escaping the root.
+//! - [`plan`]: range and conditional decisions (RFC 9110) as pure functions over metadata.
+//! - [`store`]: the object store trait and its backends.
+//! - [`body`]: the response body, which never ends short of its `Content-Length`.
+//! - [`media_type`], [`cache_control`]: `Content-Type` and `Cache-Control` per object.
+//! - [`error`]: the request path's one error type and its mapping to statuses.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod body;
+pub mod cache_control;
+pub mod cli;
+pub mod config;
+pub mod cors;
+pub mod error;
+pub mod guard;
+pub mod key;
+pub mod logging;
+pub mod media_type;
+pub mod pipeline;
+pub mod plan;
+pub mod server;
+pub mod store;
+pub mod tls;

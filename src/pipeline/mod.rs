@@ -1,0 +1,291 @@
+//! The request pipeline of the HTTPS listener, read top to bottom:
+//! guard (peer, CDN secret, viewer scheme) → method → CORS → route → plan → fetch → respond.
+//!
+//! Everything before "fetch" is a pure decision over the request and the object's metadata; only
+//! the store is awaited. Headers every response carries (HSTS, `Vary: Origin`, CORS) are added
+//! in one place at the end, so no branch can forget them.
+
+mod plain_http;
+mod respond;
+mod static_files;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use http::header::{self, HeaderValue};
+use http::request::Parts;
+use http::{Method, Response, StatusCode};
+
+pub use plain_http::PlainHttpPolicy;
+use respond::Source;
+use static_files::StaticFiles;
+
+use crate::body::ResponseBody;
+use crate::cache_control::CacheControl;
+use crate::config::{ConfigError, LoadedConfig};
+use crate::cors::{ActualDecision, CorsHeaders, CorsPolicy, PreflightDecision};
+use crate::error::RequestError;
+use crate::guard::Guard;
+use crate::key::{KeyError, key_from_path};
+use crate::plan::plan;
+use crate::store::ObjectStore;
+
+/// The methods the origin answers, as sent in `Allow`.
+pub const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
+/// The liveness endpoint, exempt from every check.
+pub const HEALTH_PATH: &str = "/healthz";
+
+/// Everything a request needs, built once from the configuration and shared by all connections.
+pub struct App {
+    store: Arc<dyn ObjectStore>,
+    guard: Guard,
+    plain_http: PlainHttpPolicy,
+    cors: CorsPolicy,
+    static_files: StaticFiles,
+    cache_control: CacheControl,
+    hsts: Option<HeaderValue>,
+    boundary: Arc<str>,
+}
+
+/// What the CORS step decided for a request.
+enum CorsOutcome {
+    /// A preflight, answered without touching the store.
+    Preflight(Response<ResponseBody>),
+    /// Headers to add to whatever the request is answered with (none: not a CORS request).
+    Apply(Option<CorsHeaders>),
+}
+
+impl App {
+    /// Compiles the configuration into the pipeline's runtime form.
+    pub fn new(loaded: &LoadedConfig, store: Arc<dyn ObjectStore>) -> Result<Self, ConfigError> {
+        let config = &loaded.config;
+        let rules = cors_rules(loaded)?;
+        let cors = CorsPolicy::new(&rules, config.cors.enforce).map_err(|e| loaded.error("cors.rules", e))?;
+        let cache_control = CacheControl::new(&config.cache_control.effective_rules(), &config.cache_control.default)
+            .map_err(|e| loaded.error("cache_control.rules", e))?;
+        Ok(Self {
+            store,
+            guard: Guard::new(loaded)?,
+            plain_http: PlainHttpPolicy::new(loaded)?,
+            cors,
+            static_files: StaticFiles::new(&config.cors, &rules),
+            cache_control,
+            hsts: hsts_value(&config.tls),
+            boundary: crate::plan::multipart::new_boundary().into(),
+        })
+    }
+
+    /// Answers one request that arrived over TLS from `peer`.
+    pub async fn handle(&self, request: &Parts, peer: IpAddr) -> Response<ResponseBody> {
+        let mut response = if request.uri.path() == HEALTH_PATH {
+            health()
+        } else {
+            let mut response = self.serve(request, peer).await.unwrap_or_else(|e| refuse(e, request));
+            append_vary(&mut response, "origin");
+            response
+        };
+        if let Some(hsts) = &self.hsts {
+            response
+                .headers_mut()
+                .insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        }
+        without_body_for_head(request, response)
+    }
+
+    /// Answers a request that arrived on the plain-HTTP listener.
+    pub fn answer_plain_http(&self, request: &Parts, https_port: u16) -> Response<ResponseBody> {
+        let response = self
+            .plain_http
+            .answer(request, Some(https_port))
+            .unwrap_or_else(|e| refuse(e, request));
+        without_body_for_head(request, response)
+    }
+
+    async fn serve(&self, request: &Parts, peer: IpAddr) -> Result<Response<ResponseBody>, RequestError> {
+        self.guard.check_peer(peer)?;
+        self.guard.check_secret(&request.headers)?;
+        if self.guard.viewer_used_plain_http(&request.headers, peer) {
+            return self.plain_http.answer(request, None);
+        }
+        check_method(request)?;
+        let cors = match self.cors_step(request)? {
+            CorsOutcome::Preflight(response) => return Ok(response),
+            CorsOutcome::Apply(cors) => cors,
+        };
+        let mut response = self.route(request).await.unwrap_or_else(|e| refuse(e, request));
+        if let Some(cors) = cors {
+            cors.apply(response.headers_mut());
+        }
+        Ok(response)
+    }
+
+    fn cors_step(&self, request: &Parts) -> Result<CorsOutcome, RequestError> {
+        let Some(origin) = request.headers.get(header::ORIGIN) else {
+            return Ok(CorsOutcome::Apply(None));
+        };
+        if request.method == Method::OPTIONS {
+            let Some(method) = request.headers.get(header::ACCESS_CONTROL_REQUEST_METHOD) else {
+                // Not a preflight: a plain OPTIONS, answered with `Allow` and no CORS.
+                return Ok(CorsOutcome::Apply(None));
+            };
+            let requested = request.headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS);
+            let mut response = match self.cors.preflight(origin, method, requested) {
+                PreflightDecision::Allowed(cors) => {
+                    let mut response = empty(StatusCode::OK);
+                    cors.apply(response.headers_mut());
+                    response
+                }
+                PreflightDecision::Denied => RequestError::CorsDenied.into_response(),
+            };
+            append_vary(&mut response, "access-control-request-method");
+            append_vary(&mut response, "access-control-request-headers");
+            return Ok(CorsOutcome::Preflight(response));
+        }
+        match self.cors.actual(origin, &request.method) {
+            ActualDecision::Allowed(cors) => Ok(CorsOutcome::Apply(Some(cors))),
+            ActualDecision::Denied => Err(RequestError::CorsDenied),
+            ActualDecision::NotApplied => Ok(CorsOutcome::Apply(None)),
+        }
+    }
+
+    async fn route(&self, request: &Parts) -> Result<Response<ResponseBody>, RequestError> {
+        if request.method == Method::OPTIONS {
+            let mut response = empty(StatusCode::OK);
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+            return Ok(response);
+        }
+        let head = request.method == Method::HEAD;
+        if let Some(file) = self.static_files.get(request.uri.path()) {
+            let plan = plan(
+                &request.method,
+                &request.headers,
+                &file.meta.validators(),
+                file.meta.len,
+            );
+            let source = Source::Static(file.bytes.clone());
+            return respond::object(
+                &file.meta,
+                plan,
+                head,
+                file.cache_control.clone(),
+                source,
+                &self.boundary,
+            )
+            .await;
+        }
+        let key = key_from_path(request.uri.path()).map_err(|e| match e {
+            KeyError::Root => RequestError::NotFound,
+            other => RequestError::BadPath(other),
+        })?;
+        let meta = self.store.head(&key).await?;
+        let plan = plan(&request.method, &request.headers, &meta.validators(), meta.len);
+        let cache_control = self.cache_control.for_key(&key);
+        let source = Source::Store {
+            store: Arc::clone(&self.store),
+            key,
+            meta: meta.clone(),
+        };
+        respond::object(&meta, plan, head, cache_control, source, &self.boundary).await
+    }
+}
+
+/// The CORS rules in force: the rules file, the inline rules, or the permissive default.
+fn cors_rules(loaded: &LoadedConfig) -> Result<Vec<crate::cors::CorsRule>, ConfigError> {
+    let cors = &loaded.config.cors;
+    match (&cors.rules_file, &cors.rules) {
+        (Some(_), Some(_)) => {
+            Err(loaded.error("cors.rules_file", "set either cors.rules_file or cors.rules, not both"))
+        }
+        (Some(file), None) => crate::cors::load_rules_file(file).map_err(|e| loaded.error("cors.rules_file", e)),
+        (None, Some(rules)) => Ok(rules.clone()),
+        (None, None) => Ok(crate::config::default_cors_rules()),
+    }
+}
+
+/// Refuses methods other than GET, HEAD and OPTIONS, and requests that declare a body.
+fn check_method(request: &Parts) -> Result<(), RequestError> {
+    if !matches!(request.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Err(RequestError::MethodNotAllowed);
+    }
+    let declares_body = request.headers.contains_key(header::TRANSFER_ENCODING)
+        || request
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    if declares_body {
+        return Err(RequestError::BodyNotAllowed);
+    }
+    Ok(())
+}
+
+/// Renders a refusal and logs it at the level its cause deserves.
+fn refuse(error: RequestError, request: &Parts) -> Response<ResponseBody> {
+    let status = error.status();
+    match &error {
+        RequestError::Store(cause) if status.is_server_error() => {
+            tracing::warn!(path = %request.uri.path(), %status, error = %cause, "store failure");
+        }
+        _ => tracing::debug!(path = %request.uri.path(), %status, error = %error, "request refused"),
+    }
+    let mut response = error.into_response();
+    // A 405 with a pending body, like a refused body, leaves unread bytes on the connection.
+    if status == StatusCode::METHOD_NOT_ALLOWED && request.headers.contains_key(header::CONTENT_LENGTH) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// A HEAD answer keeps GET's headers (Content-Length included) and drops the body. hyper does
+/// this itself on HTTP/1.1 but not on HTTP/2, where DATA on a HEAD response is a protocol error.
+fn without_body_for_head(request: &Parts, response: Response<ResponseBody>) -> Response<ResponseBody> {
+    if request.method != Method::HEAD {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    Response::from_parts(parts, ResponseBody::Empty)
+}
+
+fn health() -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full("ok\n"));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(3));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn empty(status: StatusCode) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::Empty);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+    response
+}
+
+/// Adds `name` to `Vary`, keeping whatever is there.
+fn append_vary(response: &mut Response<ResponseBody>, name: &'static str) {
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static(name));
+}
+
+fn hsts_value(tls: &crate::config::TlsConfig) -> Option<HeaderValue> {
+    let max_age = tls.hsts_max_age.as_secs();
+    if max_age == 0 {
+        return None;
+    }
+    let value = if tls.hsts_include_subdomains {
+        format!("max-age={max_age}; includeSubDomains")
+    } else {
+        format!("max-age={max_age}")
+    };
+    HeaderValue::try_from(value).ok()
+}

@@ -1,0 +1,175 @@
+//! The listeners: accept loops, connection limits, and graceful shutdown.
+//!
+//! [`Server::bind`] does everything that can fail (configuration, certificates, sockets) before
+//! any connection is accepted; [`Server::run`] then serves until the shutdown future resolves, so
+//! tests bind port 0 and pass a oneshot.
+
+mod connection;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{ConfigError, LoadedConfig, PlainHttpMode};
+use crate::pipeline::App;
+
+/// Largest request head (request line and headers) accepted over HTTP/1.1; beyond it hyper
+/// answers 431. Video requests carry a few hundred bytes of headers.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Largest header list accepted over HTTP/2, for the same reason.
+const MAX_H2_HEADER_LIST_BYTES: u32 = 64 * 1024;
+
+/// Bound listeners, ready to serve.
+pub struct Server {
+    https: TcpListener,
+    plain: Option<TcpListener>,
+    shared: Arc<Shared>,
+    drain_timeout: Duration,
+}
+
+/// What every connection task needs.
+struct Shared {
+    app: App,
+    tls: TlsAcceptor,
+    http: auto::Builder<TokioExecutor>,
+    handshake_timeout: Duration,
+    https_port: u16,
+    /// One permit per open connection, over both listeners: the bound on connections.
+    connections: Arc<Semaphore>,
+}
+
+impl Server {
+    /// Checks the configuration, loads certificates and binds both listeners.
+    pub async fn bind(loaded: &LoadedConfig) -> Result<Self, ConfigError> {
+        let config = &loaded.config;
+        let store = crate::store::from_config(loaded)?;
+        let app = App::new(loaded, store)?;
+        let tls = TlsAcceptor::from(crate::tls::server_config(loaded)?);
+        let https = bind_listener(loaded, "server.listen", config.server.listen).await?;
+        let plain = match config.plain_http.mode {
+            PlainHttpMode::Off => None,
+            _ => Some(bind_listener(loaded, "plain_http.listen", config.plain_http.listen).await?),
+        };
+        let https_port = https.local_addr().map_err(|e| loaded.error("server.listen", e))?.port();
+        let shared = Shared {
+            app,
+            tls,
+            http: http_builder(loaded),
+            handshake_timeout: config.server.handshake_timeout,
+            https_port,
+            connections: Arc::new(Semaphore::new(config.server.max_connections.max(1))),
+        };
+        Ok(Self {
+            https,
+            plain,
+            shared: Arc::new(shared),
+            drain_timeout: config.server.drain_timeout,
+        })
+    }
+
+    /// The HTTPS listener's address.
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The plain-HTTP listener's address, when there is one.
+    pub fn plain_addr(&self) -> Option<SocketAddr> {
+        self.plain
+            .as_ref()
+            .map(|l| l.local_addr().expect("a bound listener has an address"))
+    }
+
+    /// Serves until `shutdown` resolves, then drains: no new connections, in-flight responses get
+    /// `server.drain_timeout` to finish, then the rest are closed.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = accept(&self.https, &self.shared.connections) => accepted.map(|a| (a, true)),
+                accepted = accept_optional(self.plain.as_ref(), &self.shared.connections) => accepted.map(|a| (a, false)),
+            };
+            let Some(((stream, peer, permit), tls)) = accepted else {
+                continue;
+            };
+            let shared = Arc::clone(&self.shared);
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                if tls {
+                    connection::serve_tls(stream, peer, shared, watcher).await;
+                } else {
+                    connection::serve_plain(stream, peer, shared, watcher).await;
+                }
+                drop(permit);
+            });
+        }
+        drop(self.https);
+        drop(self.plain);
+        tracing::info!("draining connections");
+        if tokio::time::timeout(self.drain_timeout, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(timeout = ?self.drain_timeout, "drain deadline passed; closing the remaining connections");
+        }
+    }
+}
+
+type Accepted = (tokio::net::TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit);
+
+/// Waits for a connection slot, then for a connection. Waiting for the slot first leaves excess
+/// connections in the kernel's backlog instead of accepting what cannot be served.
+async fn accept(listener: &TcpListener, connections: &Arc<Semaphore>) -> Option<Accepted> {
+    let permit = Arc::clone(connections).acquire_owned().await.ok()?;
+    match listener.accept().await {
+        Ok((stream, peer)) => {
+            let _ = stream.set_nodelay(true);
+            Some((stream, peer, permit))
+        }
+        Err(error) => {
+            // Usually EMFILE or ECONNABORTED; back off briefly so a descriptor shortage does not spin.
+            tracing::warn!(%error, "accept failed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
+        }
+    }
+}
+
+async fn accept_optional(listener: Option<&TcpListener>, connections: &Arc<Semaphore>) -> Option<Accepted> {
+    match listener {
+        Some(listener) => accept(listener, connections).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn bind_listener(loaded: &LoadedConfig, key: &str, addr: SocketAddr) -> Result<TcpListener, ConfigError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| loaded.error(key, format!("cannot listen on {addr}: {e}")))
+}
+
+fn http_builder(loaded: &LoadedConfig) -> auto::Builder<TokioExecutor> {
+    let server = &loaded.config.server;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(server.header_read_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(server.h2_max_concurrent_streams)
+        .max_header_list_size(MAX_H2_HEADER_LIST_BYTES)
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    builder
+}

@@ -1,0 +1,134 @@
+//! Where objects come from, behind one small trait so the HTTP pipeline never knows the backend.
+//!
+//! A store answers two questions: what is the current version of this object ([`ObjectMeta`]),
+//! and give me these bytes of exactly that version ([`ObjectStore::get`]). Everything the origin
+//! decides about ranges and preconditions happens between the two calls, on the metadata alone.
+
+mod local;
+
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use futures_util::future::BoxFuture;
+use http::{HeaderValue, StatusCode};
+
+pub use local::LocalStore;
+
+use crate::key::ObjectKey;
+use crate::plan::{ByteRange, Validators};
+
+/// The chunks of one ranged read, in order. Each chunk is a `Bytes` handed to hyper as is.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StoreError>> + Send>>;
+
+/// What the origin knows about one version of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Length in bytes.
+    pub len: u64,
+    /// Strong entity-tag, quoted, as sent in `ETag`.
+    pub etag: HeaderValue,
+    /// Modification time, truncated to whole seconds (HTTP dates have no finer resolution).
+    pub last_modified: SystemTime,
+    /// `Content-Type` of the whole object.
+    pub content_type: HeaderValue,
+}
+
+impl ObjectMeta {
+    /// The validators the request planner compares preconditions against.
+    pub fn validators(&self) -> Validators<'_> {
+        Validators {
+            // Entity-tags are built by the stores from ASCII, so this never falls back.
+            etag: self.etag.to_str().unwrap_or_default(),
+            last_modified: self.last_modified,
+        }
+    }
+}
+
+/// A source of objects.
+///
+/// The futures are boxed: one allocation per request is nothing next to the I/O behind it, and it
+/// keeps the trait object-safe so backends can be chosen at startup.
+pub trait ObjectStore: Send + Sync + 'static {
+    /// The current version's metadata. `NotFound` when there is no such object.
+    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, StoreError>>;
+
+    /// The bytes of `range` of exactly the version `meta` describes. A store that finds a different
+    /// version answers `Changed`, before or during the stream, and never mixes versions.
+    fn get<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        meta: &'a ObjectMeta,
+        range: ByteRange,
+    ) -> BoxFuture<'a, Result<ByteStream, StoreError>>;
+}
+
+/// Why a store could not answer. The HTTP status is decided here, once.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// There is no such object (or its existence is not revealed).
+    #[error("no such object")]
+    NotFound,
+    /// The object changed since its metadata was read.
+    #[error("object changed while being read")]
+    Changed,
+    /// The store asks us to slow down.
+    #[error("store unavailable")]
+    Unavailable {
+        /// Seconds the client is asked to wait.
+        retry_after_secs: u32,
+    },
+    /// The store did not answer in time.
+    #[error("store timed out")]
+    Timeout,
+    /// The store answered with something we cannot serve. The text is for logs only.
+    #[error("upstream failure: {0}")]
+    Upstream(String),
+    /// A local I/O failure.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    /// The status a client sees when this error happens before the response headers.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Changed => StatusCode::PRECONDITION_FAILED,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The fixed body a client sees.
+    pub(crate) fn client_message(&self) -> &'static str {
+        match self {
+            Self::NotFound => "Not found\n",
+            Self::Changed => "Precondition failed\n",
+            Self::Unavailable { .. } => "Service unavailable\n",
+            Self::Timeout => "Gateway timeout\n",
+            Self::Upstream(_) => "Bad gateway\n",
+            Self::Io(_) => "Internal server error\n",
+        }
+    }
+}
+
+/// Opens the backend the configuration names.
+pub fn from_config(
+    loaded: &crate::config::LoadedConfig,
+) -> Result<std::sync::Arc<dyn ObjectStore>, crate::config::ConfigError> {
+    let storage = &loaded.config.storage;
+    match storage.backend {
+        crate::config::Backend::Local => {
+            let store = LocalStore::new(&storage.root)
+                .map_err(|e| loaded.error("storage.root", format!("cannot serve {}: {e}", storage.root.display())))?;
+            if !store.root().is_dir() {
+                return Err(loaded.error("storage.root", format!("{} is not a directory", storage.root.display())));
+            }
+            Ok(std::sync::Arc::new(store))
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Test harness: a real vod-origin on ephemeral ports with a certificate from a test CA, and real
+//! HTTP clients (reqwest over HTTP/1.1 and HTTP/2, and raw TLS for malformed requests) that trust
+//! that CA and nothing else.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+use vod_origin::config::{Config, LoadedConfig};
+use vod_origin::server::Server;
+
+/// Both protocols every black-box test runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Http1,
+    Http2,
+}
+
+pub const PROTOCOLS: [Protocol; 2] = [Protocol::Http1, Protocol::Http2];
+
+/// A CA and a server certificate for localhost, written to a temporary folder.
+pub struct TestCa {
+    pub dir: tempfile::TempDir,
+    pub ca_der: CertificateDer<'static>,
+    pub chain: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCa {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::default();
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "vod-origin test CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server_params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        let server = server_params.signed_by(&server_key, &ca, &ca_key).unwrap();
+        let chain = dir.path().join("chain.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&chain, format!("{}{}", server.pem(), ca.pem())).unwrap();
+        std::fs::write(&key, server_key.serialize_pem()).unwrap();
+        Self {
+            ca_der: ca.der().clone(),
+            chain,
+            key,
+            dir,
+        }
+    }
+
+    pub fn client_config(&self, alpn: &[&[u8]]) -> rustls::ClientConfig {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca_der.clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        config
+    }
+}
+
+/// A running origin. Dropping it shuts the server down.
+pub struct Origin {
+    pub https: SocketAddr,
+    pub plain: Option<SocketAddr>,
+    pub ca: TestCa,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The sample media committed in the repository.
+pub fn media_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("media")
+}
+
+/// A configuration on ephemeral ports, serving `root`, with test certificates.
+pub fn base_config(ca: &TestCa, root: &Path) -> Config {
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.plain_http.listen = "127.0.0.1:0".parse().unwrap();
+    config.tls.cert_chain = Some(ca.chain.clone());
+    config.tls.private_key = Some(ca.key.clone());
+    config.storage.root = root.to_path_buf();
+    config
+}
+
+impl Origin {
+    /// Serves the committed sample media with the default configuration.
+    pub async fn start() -> Self {
+        Self::start_with(&media_root(), |_| {}).await
+    }
+
+    /// Serves `root` with the defaults changed by `adjust`.
+    pub async fn start_with(root: &Path, adjust: impl FnOnce(&mut Config)) -> Self {
+        let ca = TestCa::new();
+        let mut config = base_config(&ca, root);
+        adjust(&mut config);
+        let server = Server::bind(&LoadedConfig::from_config(config))
+            .await
+            .expect("server binds");
+        let (https, plain) = (server.https_addr(), server.plain_addr());
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(server.run(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            https,
+            plain,
+            ca,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{}", self.https.port(), path)
+    }
+
+    /// A client for one protocol, trusting only the test CA, following no redirects.
+    pub fn client(&self, protocol: Protocol) -> reqwest::Client {
+        let alpn: &[&[u8]] = match protocol {
+            Protocol::Http1 => &[b"http/1.1"],
+            Protocol::Http2 => &[b"h2"],
+        };
+        let builder = reqwest::Client::builder()
+            .use_preconfigured_tls(self.ca.client_config(alpn))
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve("localhost", self.https);
+        match protocol {
+            Protocol::Http1 => builder.http1_only(),
+            Protocol::Http2 => builder.http2_prior_knowledge(),
+        }
+        .build()
+        .unwrap()
+    }
+
+    /// Sends `request` verbatim over TLS (HTTP/1.1) and reads until the server closes.
+    pub async fn raw(&self, request: &[u8]) -> RawResponse {
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(self.ca.client_config(&[b"http/1.1"])));
+        let tcp = tokio::net::TcpStream::connect(self.https).await.unwrap();
+        let mut tls = connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        tls.write_all(request).await.unwrap();
+        let mut bytes = Vec::new();
+        // The server closes after a `Connection: close` request or a refused body; a reset after
+        // the response is complete still leaves the bytes read so far.
+        let _ = tls.read_to_end(&mut bytes).await;
+        RawResponse::parse(bytes)
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A response read off the wire.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn parse(bytes: Vec<u8>) -> Self {
+        let split = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete response head");
+        let head = String::from_utf8(bytes[..split].to_vec()).unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        Self {
+            status,
+            head,
+            body: bytes[split + 4..].to_vec(),
+        }
+    }
+
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// A temporary folder of files with deterministic pseudo-random content.
+pub fn fixture_dir(files: &[(&str, usize)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, len) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, pattern(*len, name.len() as u64)).unwrap();
+    }
+    dir
+}
+
+/// Deterministic bytes (an xorshift sequence), so a misplaced range shows as a mismatch.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+pub fn sample(path: &str) -> Vec<u8> {
+    std::fs::read(media_root().join(path)).unwrap()
+}

@@ -1,0 +1,180 @@
+//! The HTTP surface: methods, request bodies, paths, TLS oddities, media headers, health.
+
+mod common;
+
+use common::{Origin, PROTOCOLS, Protocol, sample};
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn only_get_head_and_options_are_answered() {
+    let origin = Origin::start().await;
+    for protocol in PROTOCOLS {
+        let client = origin.client(protocol);
+        for method in ["PUT", "DELETE", "PATCH", "TRACE", "PROPFIND"] {
+            let response = client
+                .request(method.parse().unwrap(), origin.url("/sample/sample.mp4"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+            assert_eq!(response.headers()["allow"], "GET, HEAD, OPTIONS");
+        }
+        let response = client
+            .request(reqwest::Method::OPTIONS, origin.url("/sample/sample.mp4"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["allow"], "GET, HEAD, OPTIONS");
+    }
+}
+
+#[tokio::test]
+async fn a_request_body_is_refused_and_the_connection_closed() {
+    let origin = Origin::start().await;
+    for request in [
+        "GET /sample/sample.mp4 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello",
+        "GET /sample/sample.mp4 HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ] {
+        let response = origin.raw(request.as_bytes()).await;
+        assert_eq!(response.status, 400, "{}", response.head);
+        assert_eq!(response.header("connection"), Some("close"));
+        assert_eq!(response.body, b"Request body not allowed\n");
+    }
+}
+
+#[tokio::test]
+async fn paths_that_could_escape_are_refused() {
+    let origin = Origin::start().await;
+    let cases = [
+        ("/sample/../sample/sample.mp4", 400),
+        ("/sample/%2e%2e/sample/sample.mp4", 400),
+        ("/sample/./sample.mp4", 400),
+        ("/sample//sample.mp4", 400),
+        ("/sample%2fsample.mp4", 400),
+        ("/sample%5csample.mp4", 400),
+        ("/sample/sample.mp4%00.txt", 400),
+        ("/%252e%252e/etc/passwd", 400),
+        ("/sample/%zz", 400),
+        ("/", 404),
+        ("/sample/nothing-here.mp4", 404),
+        ("/sample", 404),
+        ("/sample/sample.mp4?key=../../etc/passwd", 200),
+        ("/sample/sampl%65.mp4", 200),
+    ];
+    for (path, status) in cases {
+        let request = format!("HEAD {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        let response = origin.raw(request.as_bytes()).await;
+        assert_eq!(response.status, status, "{path}: {}", response.head);
+    }
+}
+
+#[tokio::test]
+async fn error_bodies_are_short_and_reveal_nothing() {
+    let origin = Origin::start().await;
+    let root = common::media_root();
+    for path in ["/sample/nothing-here.mp4", "/a//b", "/.."] {
+        let response = origin
+            .raw(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+            .await;
+        let body = String::from_utf8(response.body.clone()).unwrap();
+        assert!(body.len() < 64, "{body}");
+        assert!(
+            !body.contains(root.to_str().unwrap()) && !body.contains("Error") && !body.contains("{"),
+            "{body}"
+        );
+        assert_eq!(response.header("content-length"), Some(body.len().to_string().as_str()));
+    }
+}
+
+#[tokio::test]
+async fn plain_text_on_the_tls_port_is_closed_cleanly() {
+    let origin = Origin::start().await;
+    let mut tcp = tokio::net::TcpStream::connect(origin.https).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer).await;
+    assert!(!String::from_utf8_lossy(&answer).contains("HTTP/1.1 200"));
+    // The server is still serving.
+    let response = origin
+        .client(Protocol::Http1)
+        .get(origin.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn tls_1_2_is_still_offered_for_cloudfront() {
+    let origin = Origin::start().await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(origin.ca.ca_der.clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(origin.https).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    assert_eq!(
+        tls.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tls.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn media_types_and_cache_rules_fit_video() {
+    let origin = Origin::start().await;
+    let cases = [
+        (
+            "/sample/hls/index.m3u8",
+            "application/vnd.apple.mpegurl",
+            "public, max-age=2, stale-while-revalidate=10",
+        ),
+        (
+            "/sample/hls/segment_000.ts",
+            "video/mp2t",
+            "public, max-age=31536000, immutable",
+        ),
+        ("/sample/sample.mp4", "video/mp4", "public, max-age=86400"),
+    ];
+    for protocol in PROTOCOLS {
+        for (path, content_type, cache_control) in cases {
+            let response = origin.client(protocol).get(origin.url(path)).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()["content-type"], content_type, "{path}");
+            assert_eq!(response.headers()["cache-control"], cache_control, "{path}");
+            assert_eq!(
+                response.bytes().await.unwrap(),
+                sample(path.trim_start_matches('/')),
+                "{path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_responses_finish() {
+    let dir = common::fixture_dir(&[("big.mp4", 8 * 1024 * 1024)]);
+    let origin = Origin::start_with(dir.path(), |_| {}).await;
+    let client = origin.client(Protocol::Http2);
+    let response = client.get(origin.url("/big.mp4")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let stop = tokio::spawn(origin.stop());
+    let body = response.bytes().await.unwrap();
+    assert_eq!(body, common::pattern(8 * 1024 * 1024, "big.mp4".len() as u64));
+    stop.await.unwrap();
+}
