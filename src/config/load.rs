@@ -28,7 +28,12 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: `{}`: {}", self.source, self.key, self.reason)
+        if self.key.is_empty() {
+            // A syntax error belongs to no key; the reason carries the line and column.
+            write!(f, "{}: {}", self.source, self.reason)
+        } else {
+            write!(f, "{}: `{}`: {}", self.source, self.key, self.reason)
+        }
     }
 }
 

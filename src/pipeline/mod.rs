@@ -81,7 +81,7 @@ impl App {
             health()
         } else {
             let mut response = self.serve(request, peer).await.unwrap_or_else(|e| refuse(e, request));
-            append_vary(&mut response, "origin");
+            append_vary(&mut response, "Origin");
             response
         };
         if let Some(hsts) = &self.hsts {
@@ -137,8 +137,8 @@ impl App {
                 }
                 PreflightDecision::Denied => RequestError::CorsDenied.into_response(),
             };
-            append_vary(&mut response, "access-control-request-method");
-            append_vary(&mut response, "access-control-request-headers");
+            append_vary(&mut response, "Access-Control-Request-Method");
+            append_vary(&mut response, "Access-Control-Request-Headers");
             return Ok(CorsOutcome::Preflight(response));
         }
         match self.cors.actual(origin, &request.method) {
