@@ -55,7 +55,7 @@ async fn serve(loaded: &LoadedConfig) -> Result<(), ConfigError> {
 
 /// Checks everything `serve` would check, short of binding sockets.
 async fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
-    let store = vod_origin::store::from_config(loaded)?;
+    let store = vod_origin::store::from_config(loaded).await?;
     vod_origin::pipeline::App::new(loaded, store)?;
     // Without configured certificates, `serve` makes development ones; checking must not.
     if loaded.config.tls.cert_chain.is_some() || loaded.config.tls.private_key.is_some() {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Origin, PROTOCOLS, Protocol, media_root};
+use common::{BACKENDS, Backend, Origin, PROTOCOLS, Protocol, media_root};
 use reqwest::StatusCode;
 use vod_origin::cors::CorsRule;
 
@@ -29,8 +29,8 @@ fn rules() -> Vec<CorsRule> {
     ]
 }
 
-async fn origin(enforce: bool) -> Origin {
-    Origin::start_with(&media_root(), |config| {
+async fn origin(backend: Backend, enforce: bool) -> Origin {
+    Origin::start_on(backend, &media_root(), |config| {
         config.cors.rules = Some(rules());
         config.cors.enforce = enforce;
     })
@@ -49,174 +49,188 @@ fn vary_has_origin(response: &reqwest::Response) -> bool {
 
 #[tokio::test]
 async fn preflights_are_answered_from_the_rules() {
-    let origin = origin(true).await;
-    for protocol in PROTOCOLS {
-        let client = origin.client(protocol);
-        let response = client
-            .request(reqwest::Method::OPTIONS, origin.url(PATH))
-            .header("origin", "https://a.example.org")
-            .header("access-control-request-method", "GET")
-            .header("access-control-request-headers", "Range, X-Player-Session")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{protocol:?}");
-        let h = response.headers();
-        assert_eq!(h["access-control-allow-origin"], "https://a.example.org");
-        assert_eq!(h["access-control-allow-methods"], "GET, HEAD");
-        assert_eq!(h["access-control-allow-headers"], "range, x-player-session");
-        assert_eq!(h["access-control-max-age"], "600");
-        assert!(vary_has_origin(&response));
-
-        let denied = [
-            ("https://evil.example.com", "GET", "range"),
-            ("https://player.example.com", "DELETE", "range"),
-            ("https://player.example.com", "GET", "authorization"),
-        ];
-        for (from, method, headers) in denied {
+    for backend in BACKENDS {
+        let origin = origin(backend, true).await;
+        for protocol in PROTOCOLS {
+            let client = origin.client(protocol);
             let response = client
                 .request(reqwest::Method::OPTIONS, origin.url(PATH))
-                .header("origin", from)
-                .header("access-control-request-method", method)
-                .header("access-control-request-headers", headers)
+                .header("origin", "https://a.example.org")
+                .header("access-control-request-method", "GET")
+                .header("access-control-request-headers", "Range, X-Player-Session")
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{from} {method} {headers}");
-            assert!(!response.headers().contains_key("access-control-allow-origin"));
+            assert_eq!(response.status(), StatusCode::OK, "{protocol:?}");
+            let h = response.headers();
+            assert_eq!(h["access-control-allow-origin"], "https://a.example.org");
+            assert_eq!(h["access-control-allow-methods"], "GET, HEAD");
+            assert_eq!(h["access-control-allow-headers"], "range, x-player-session");
+            assert_eq!(h["access-control-max-age"], "600");
             assert!(vary_has_origin(&response));
+
+            let denied = [
+                ("https://evil.example.com", "GET", "range"),
+                ("https://player.example.com", "DELETE", "range"),
+                ("https://player.example.com", "GET", "authorization"),
+            ];
+            for (from, method, headers) in denied {
+                let response = client
+                    .request(reqwest::Method::OPTIONS, origin.url(PATH))
+                    .header("origin", from)
+                    .header("access-control-request-method", method)
+                    .header("access-control-request-headers", headers)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::FORBIDDEN, "{from} {method} {headers}");
+                assert!(!response.headers().contains_key("access-control-allow-origin"));
+                assert!(vary_has_origin(&response));
+            }
         }
     }
 }
 
 #[tokio::test]
 async fn allowed_origins_get_the_headers_a_player_needs() {
-    let origin = origin(true).await;
-    for protocol in PROTOCOLS {
-        let response = origin
-            .client(protocol)
-            .get(origin.url(PATH))
-            .header("origin", "https://player.example.com")
-            .header("range", "bytes=0-9")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
-        let h = response.headers();
-        assert_eq!(h["access-control-allow-origin"], "https://player.example.com");
-        let exposed = h["access-control-expose-headers"]
-            .to_str()
-            .unwrap()
-            .to_ascii_lowercase();
-        for name in ["x-custom", "content-range", "accept-ranges", "content-length", "etag"] {
-            assert!(exposed.split(',').any(|e| e.trim() == name), "{name} in {exposed}");
+    for backend in BACKENDS {
+        let origin = origin(backend, true).await;
+        for protocol in PROTOCOLS {
+            let response = origin
+                .client(protocol)
+                .get(origin.url(PATH))
+                .header("origin", "https://player.example.com")
+                .header("range", "bytes=0-9")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+            let h = response.headers();
+            assert_eq!(h["access-control-allow-origin"], "https://player.example.com");
+            let exposed = h["access-control-expose-headers"]
+                .to_str()
+                .unwrap()
+                .to_ascii_lowercase();
+            for name in ["x-custom", "content-range", "accept-ranges", "content-length", "etag"] {
+                assert!(exposed.split(',').any(|e| e.trim() == name), "{name} in {exposed}");
+            }
+            assert!(vary_has_origin(&response));
         }
-        assert!(vary_has_origin(&response));
     }
 }
 
 #[tokio::test]
 async fn a_wildcard_rule_answers_with_a_star() {
-    let origin = origin(true).await;
-    let response = origin
-        .client(Protocol::Http1)
-        .head(origin.url(PATH))
-        .header("origin", "https://anyone.test")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    for backend in BACKENDS {
+        let origin = origin(backend, true).await;
+        let response = origin
+            .client(Protocol::Http1)
+            .head(origin.url(PATH))
+            .header("origin", "https://anyone.test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    }
 }
 
 #[tokio::test]
 async fn disallowed_origins_are_refused_or_served_bare() {
-    let enforcing = origin(true).await;
-    let response = enforcing
-        .client(Protocol::Http2)
-        .get(enforcing.url(PATH))
-        .header("origin", "https://evil.test")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(!response.headers().contains_key("access-control-allow-origin"));
-    assert!(vary_has_origin(&response));
+    for backend in BACKENDS {
+        let enforcing = origin(backend, true).await;
+        let response = enforcing
+            .client(Protocol::Http2)
+            .get(enforcing.url(PATH))
+            .header("origin", "https://evil.test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(!response.headers().contains_key("access-control-allow-origin"));
+        assert!(vary_has_origin(&response));
 
-    let lenient = origin(false).await;
-    let response = lenient
-        .client(Protocol::Http2)
-        .get(lenient.url(PATH))
-        .header("origin", "https://evil.test")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(!response.headers().contains_key("access-control-allow-origin"));
-    assert!(vary_has_origin(&response));
+        let lenient = origin(backend, false).await;
+        let response = lenient
+            .client(Protocol::Http2)
+            .get(lenient.url(PATH))
+            .header("origin", "https://evil.test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(!response.headers().contains_key("access-control-allow-origin"));
+        assert!(vary_has_origin(&response));
+    }
 }
 
 #[tokio::test]
 async fn vary_origin_is_on_every_object_response() {
-    let origin = origin(true).await;
-    let client = origin.client(Protocol::Http1);
-    for (path, range) in [
-        (PATH, None),
-        ("/missing.ts", None),
-        (PATH, Some("bytes=0-1")),
-        (PATH, Some("bytes=999999-")),
-    ] {
-        let mut request = client.get(origin.url(path));
-        if let Some(range) = range {
-            request = request.header("range", range);
+    for backend in BACKENDS {
+        let origin = origin(backend, true).await;
+        let client = origin.client(Protocol::Http1);
+        for (path, range) in [
+            (PATH, None),
+            ("/missing.ts", None),
+            (PATH, Some("bytes=0-1")),
+            (PATH, Some("bytes=999999-")),
+        ] {
+            let mut request = client.get(origin.url(path));
+            if let Some(range) = range {
+                request = request.header("range", range);
+            }
+            let response = request.send().await.unwrap();
+            assert!(vary_has_origin(&response), "{path} {range:?} {}", response.status());
         }
-        let response = request.send().await.unwrap();
-        assert!(vary_has_origin(&response), "{path} {range:?} {}", response.status());
     }
 }
 
 #[tokio::test]
 async fn errors_for_allowed_origins_stay_readable_by_the_player() {
-    let origin = origin(true).await;
-    let response = origin
-        .client(Protocol::Http1)
-        .get(origin.url("/missing.ts"))
-        .header("origin", "https://player.example.com")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        response.headers()["access-control-allow-origin"],
-        "https://player.example.com"
-    );
+    for backend in BACKENDS {
+        let origin = origin(backend, true).await;
+        let response = origin
+            .client(Protocol::Http1)
+            .get(origin.url("/missing.ts"))
+            .header("origin", "https://player.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            response.headers()["access-control-allow-origin"],
+            "https://player.example.com"
+        );
+    }
 }
 
 #[tokio::test]
 async fn policy_files_follow_the_rules() {
-    let origin = origin(true).await;
-    let client = origin.client(Protocol::Http1);
-    let response = client.get(origin.url("/crossdomain.xml")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "text/x-cross-domain-policy");
-    let body = response.text().await.unwrap();
-    assert!(body.contains("<cross-domain-policy>"), "{body}");
-    assert!(body.contains(r#"domain="player.example.com""#), "{body}");
-    assert!(body.contains(r#"domain="*.example.org""#), "{body}");
+    for backend in BACKENDS {
+        let origin = origin(backend, true).await;
+        let client = origin.client(Protocol::Http1);
+        let response = client.get(origin.url("/crossdomain.xml")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/x-cross-domain-policy");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("<cross-domain-policy>"), "{body}");
+        assert!(body.contains(r#"domain="player.example.com""#), "{body}");
+        assert!(body.contains(r#"domain="*.example.org""#), "{body}");
 
-    let response = client.get(origin.url("/clientaccesspolicy.xml")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = response.text().await.unwrap();
-    assert!(body.contains(r#"<domain uri="https://player.example.com"/>"#), "{body}");
+        let response = client.get(origin.url("/clientaccesspolicy.xml")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.text().await.unwrap();
+        assert!(body.contains(r#"<domain uri="https://player.example.com"/>"#), "{body}");
 
-    let off = Origin::start_with(&media_root(), |c| {
-        c.cors.crossdomain_xml = false;
-        c.cors.clientaccesspolicy_xml = false;
-    })
-    .await;
-    for path in ["/crossdomain.xml", "/clientaccesspolicy.xml"] {
-        let response = off.client(Protocol::Http1).get(off.url(path)).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let off = Origin::start_with(&media_root(), |c| {
+            c.cors.crossdomain_xml = false;
+            c.cors.clientaccesspolicy_xml = false;
+        })
+        .await;
+        for path in ["/crossdomain.xml", "/clientaccesspolicy.xml"] {
+            let response = off.client(Protocol::Http1).get(off.url(path)).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Origin, PROTOCOLS, Protocol, sample};
+use common::{BACKENDS, Origin, PROTOCOLS, Protocol, media_root, sample};
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -137,31 +137,33 @@ async fn tls_1_2_is_still_offered_for_cloudfront() {
 
 #[tokio::test]
 async fn media_types_and_cache_rules_fit_video() {
-    let origin = Origin::start().await;
-    let cases = [
-        (
-            "/sample/hls/index.m3u8",
-            "application/vnd.apple.mpegurl",
-            "public, max-age=2, stale-while-revalidate=10",
-        ),
-        (
-            "/sample/hls/segment_000.ts",
-            "video/mp2t",
-            "public, max-age=31536000, immutable",
-        ),
-        ("/sample/sample.mp4", "video/mp4", "public, max-age=86400"),
-    ];
-    for protocol in PROTOCOLS {
-        for (path, content_type, cache_control) in cases {
-            let response = origin.client(protocol).get(origin.url(path)).send().await.unwrap();
-            assert_eq!(response.status(), StatusCode::OK);
-            assert_eq!(response.headers()["content-type"], content_type, "{path}");
-            assert_eq!(response.headers()["cache-control"], cache_control, "{path}");
-            assert_eq!(
-                response.bytes().await.unwrap(),
-                sample(path.trim_start_matches('/')),
-                "{path}"
-            );
+    for backend in BACKENDS {
+        let origin = Origin::start_on(backend, &media_root(), |_| {}).await;
+        let cases = [
+            (
+                "/sample/hls/index.m3u8",
+                "application/vnd.apple.mpegurl",
+                "public, max-age=2, stale-while-revalidate=10",
+            ),
+            (
+                "/sample/hls/segment_000.ts",
+                "video/mp2t",
+                "public, max-age=31536000, immutable",
+            ),
+            ("/sample/sample.mp4", "video/mp4", "public, max-age=86400"),
+        ];
+        for protocol in PROTOCOLS {
+            for (path, content_type, cache_control) in cases {
+                let response = origin.client(protocol).get(origin.url(path)).send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                assert_eq!(response.headers()["content-type"], content_type, "{path}");
+                assert_eq!(response.headers()["cache-control"], cache_control, "{path}");
+                assert_eq!(
+                    response.bytes().await.unwrap(),
+                    sample(path.trim_start_matches('/')),
+                    "{path}"
+                );
+            }
         }
     }
 }

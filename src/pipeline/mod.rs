@@ -5,6 +5,7 @@
 //! the store is awaited. Headers every response carries (HSTS, `Vary: Origin`, CORS) are added
 //! in one place at the end, so no branch can forget them.
 
+mod health;
 mod plain_http;
 mod respond;
 mod static_files;
@@ -16,6 +17,7 @@ use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
 
+pub use health::{HEALTH_PATH, READY_PATH, Readiness};
 pub use plain_http::PlainHttpPolicy;
 use respond::Source;
 use static_files::StaticFiles;
@@ -32,8 +34,6 @@ use crate::store::ObjectStore;
 
 /// The methods the origin answers, as sent in `Allow`.
 pub const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
-/// The liveness endpoint, exempt from every check.
-pub const HEALTH_PATH: &str = "/healthz";
 
 /// Everything a request needs, built once from the configuration and shared by all connections.
 pub struct App {
@@ -45,6 +45,7 @@ pub struct App {
     cache_control: CacheControl,
     hsts: Option<HeaderValue>,
     boundary: Arc<str>,
+    readiness: Readiness,
 }
 
 /// What the CORS step decided for a request.
@@ -72,13 +73,17 @@ impl App {
             cache_control,
             hsts: hsts_value(&config.tls),
             boundary: crate::plan::multipart::new_boundary().into(),
+            readiness: Readiness::default(),
         })
     }
 
     /// Answers one request that arrived over TLS from `peer`.
     pub async fn handle(&self, request: &Parts, peer: IpAddr) -> Response<ResponseBody> {
-        let mut response = if request.uri.path() == HEALTH_PATH {
-            health()
+        let path = request.uri.path();
+        let mut response = if path == HEALTH_PATH {
+            health::respond(true)
+        } else if path == READY_PATH {
+            health::respond(self.readiness.is_ready())
         } else {
             let mut response = self.serve(request, peer).await.unwrap_or_else(|e| refuse(e, request));
             append_vary(&mut response, "Origin");
@@ -90,6 +95,16 @@ impl App {
                 .insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
         without_body_for_head(request, response)
+    }
+
+    /// Calls the store until it answers, then reports ready on `/readyz`.
+    pub async fn warm_up(&self) {
+        self.readiness.warm_up(self.store.as_ref()).await;
+    }
+
+    /// Reports not ready from now on: the server is draining.
+    pub fn start_draining(&self) {
+        self.readiness.start_draining();
     }
 
     /// Answers a request that arrived on the plain-HTTP listener.
@@ -247,18 +262,6 @@ fn without_body_for_head(request: &Parts, response: Response<ResponseBody>) -> R
     }
     let (parts, _) = response.into_parts();
     Response::from_parts(parts, ResponseBody::Empty)
-}
-
-fn health() -> Response<ResponseBody> {
-    let mut response = Response::new(ResponseBody::full("ok\n"));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(3));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 fn empty(status: StatusCode) -> Response<ResponseBody> {

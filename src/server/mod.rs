@@ -20,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::{ConfigError, LoadedConfig, PlainHttpMode};
 use crate::pipeline::App;
+use crate::store::ObjectStore;
 
 /// Largest request head (request line and headers) accepted over HTTP/1.1; beyond it hyper
 /// answers 431. Video requests carry a few hundred bytes of headers.
@@ -49,8 +50,13 @@ struct Shared {
 impl Server {
     /// Checks the configuration, loads certificates and binds both listeners.
     pub async fn bind(loaded: &LoadedConfig) -> Result<Self, ConfigError> {
+        let store = crate::store::from_config(loaded).await?;
+        Self::bind_with_store(loaded, store).await
+    }
+
+    /// Like [`Server::bind`], with a store built by the caller (tests, embedders).
+    pub async fn bind_with_store(loaded: &LoadedConfig, store: Arc<dyn ObjectStore>) -> Result<Self, ConfigError> {
         let config = &loaded.config;
-        let store = crate::store::from_config(loaded)?;
         let app = App::new(loaded, store)?;
         let tls = TlsAcceptor::from(crate::tls::server_config(loaded)?);
         let https = bind_listener(loaded, "server.listen", config.server.listen).await?;
@@ -91,6 +97,10 @@ impl Server {
     /// `server.drain_timeout` to finish, then the rest are closed.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let graceful = GracefulShutdown::new();
+        let warm_up = {
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move { shared.app.warm_up().await })
+        };
         tokio::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
@@ -112,6 +122,8 @@ impl Server {
                 drop(permit);
             });
         }
+        self.shared.app.start_draining();
+        warm_up.abort();
         drop(self.https);
         drop(self.plain);
         tracing::info!("draining connections");

@@ -5,6 +5,7 @@
 //! decides about ranges and preconditions happens between the two calls, on the metadata alone.
 
 mod local;
+mod s3;
 
 use std::pin::Pin;
 use std::time::SystemTime;
@@ -15,6 +16,7 @@ use futures_util::future::BoxFuture;
 use http::{HeaderValue, StatusCode};
 
 pub use local::LocalStore;
+pub use s3::S3Store;
 
 use crate::key::ObjectKey;
 use crate::plan::{ByteRange, Validators};
@@ -62,6 +64,12 @@ pub trait ObjectStore: Send + Sync + 'static {
         meta: &'a ObjectMeta,
         range: ByteRange,
     ) -> BoxFuture<'a, Result<ByteStream, StoreError>>;
+
+    /// Makes a first call to the backend (opening connections, checking credentials). The
+    /// server is ready once this succeeds; it is retried until then.
+    fn warm_up(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Why a store could not answer. The HTTP status is decided here, once.
@@ -73,6 +81,9 @@ pub enum StoreError {
     /// The object changed since its metadata was read.
     #[error("object changed while being read")]
     Changed,
+    /// The store refuses access (and the configuration says to tell the client).
+    #[error("access denied")]
+    Forbidden,
     /// The store asks us to slow down.
     #[error("store unavailable")]
     Unavailable {
@@ -96,6 +107,7 @@ impl StoreError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Changed => StatusCode::PRECONDITION_FAILED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -108,6 +120,7 @@ impl StoreError {
         match self {
             Self::NotFound => "Not found\n",
             Self::Changed => "Precondition failed\n",
+            Self::Forbidden => "Forbidden\n",
             Self::Unavailable { .. } => "Service unavailable\n",
             Self::Timeout => "Gateway timeout\n",
             Self::Upstream(_) => "Bad gateway\n",
@@ -117,11 +130,12 @@ impl StoreError {
 }
 
 /// Opens the backend the configuration names.
-pub fn from_config(
+pub async fn from_config(
     loaded: &crate::config::LoadedConfig,
 ) -> Result<std::sync::Arc<dyn ObjectStore>, crate::config::ConfigError> {
     let storage = &loaded.config.storage;
     match storage.backend {
+        crate::config::Backend::S3 => Ok(std::sync::Arc::new(S3Store::new(loaded, None).await?)),
         crate::config::Backend::Local => {
             let store = LocalStore::new(&storage.root)
                 .map_err(|e| loaded.error("storage.root", format!("cannot serve {}: {e}", storage.root.display())))?;

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+pub mod s3;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +26,15 @@ pub enum Protocol {
 }
 
 pub const PROTOCOLS: [Protocol; 2] = [Protocol::Http1, Protocol::Http2];
+
+/// Both stores the black-box behaviour is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    S3,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Local, Backend::S3];
 
 /// A CA and a server certificate for localhost, written to a temporary folder.
 pub struct TestCa {
@@ -76,6 +88,8 @@ pub struct Origin {
     pub https: SocketAddr,
     pub plain: Option<SocketAddr>,
     pub ca: TestCa,
+    /// The S3 server behind the origin, for the S3 backend.
+    pub s3: Option<s3::S3Server>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -102,7 +116,7 @@ impl Origin {
         Self::start_with(&media_root(), |_| {}).await
     }
 
-    /// Serves `root` with the defaults changed by `adjust`.
+    /// Serves `root` from the local backend with the defaults changed by `adjust`.
     pub async fn start_with(root: &Path, adjust: impl FnOnce(&mut Config)) -> Self {
         let ca = TestCa::new();
         let mut config = base_config(&ca, root);
@@ -110,6 +124,51 @@ impl Origin {
         let server = Server::bind(&LoadedConfig::from_config(config))
             .await
             .expect("server binds");
+        Self::launch(server, ca, None)
+    }
+
+    /// Serves the files under `root` from `backend`: as they are, or put into a fresh S3 server.
+    pub async fn start_on(backend: Backend, root: &Path, adjust: impl FnOnce(&mut Config)) -> Self {
+        match backend {
+            Backend::Local => Self::start_with(root, adjust).await,
+            Backend::S3 => {
+                let s3 = s3::S3Server::start().await;
+                s3.upload_dir(root).await;
+                Self::start_s3(s3, None, adjust).await
+            }
+        }
+    }
+
+    /// Serves `s3`'s bucket, reached directly or through `via` (a fault proxy).
+    pub async fn start_s3(s3: s3::S3Server, via: Option<SocketAddr>, adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_s3_with_credentials(s3, via, s3::credentials(), adjust).await
+    }
+
+    pub async fn start_s3_with_credentials(
+        s3: s3::S3Server,
+        via: Option<SocketAddr>,
+        credentials: aws_sdk_s3::config::SharedCredentialsProvider,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
+        let ca = TestCa::new();
+        let mut config = base_config(&ca, Path::new("/nonexistent"));
+        config.storage.backend = vod_origin::config::Backend::S3;
+        config.storage.s3.endpoint = Some(format!("http://{}", via.unwrap_or(s3.addr)));
+        config.storage.s3.region = Some("us-east-1".into());
+        config.storage.s3.force_path_style = true;
+        config.storage.s3.bucket = Some(s3::BUCKET.into());
+        adjust(&mut config);
+        let loaded = LoadedConfig::from_config(config);
+        let store = vod_origin::store::S3Store::new(&loaded, Some(credentials))
+            .await
+            .expect("S3 store");
+        let server = Server::bind_with_store(&loaded, Arc::new(store))
+            .await
+            .expect("server binds");
+        Self::launch(server, ca, Some(s3))
+    }
+
+    fn launch(server: Server, ca: TestCa, s3: Option<s3::S3Server>) -> Self {
         let (https, plain) = (server.https_addr(), server.plain_addr());
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(server.run(async move {
@@ -119,6 +178,7 @@ impl Origin {
             https,
             plain,
             ca,
+            s3,
             shutdown: Some(tx),
             task: Some(task),
         }
