@@ -120,9 +120,7 @@ mod tests {
     use http_body_util::BodyExt;
 
     fn chunks(items: Vec<Result<&'static [u8], StoreError>>) -> ByteStream {
-        Box::pin(futures_util::stream::iter(
-            items.into_iter().map(|r| r.map(Bytes::from_static)),
-        ))
+        Box::pin(futures_util::stream::iter(items.into_iter().map(|r| r.map(Bytes::from_static))))
     }
 
     #[tokio::test]
@@ -143,9 +141,6 @@ mod tests {
         let body = ResponseBody::stream(chunks(vec![Ok(b"abcde")]), 4);
         assert!(matches!(body.collect().await, Err(BodyError::Overrun)));
         let body = ResponseBody::stream(chunks(vec![Ok(b"ab"), Err(StoreError::Changed)]), 4);
-        assert!(matches!(
-            body.collect().await,
-            Err(BodyError::Store(StoreError::Changed))
-        ));
+        assert!(matches!(body.collect().await, Err(BodyError::Store(StoreError::Changed))));
     }
 }

@@ -23,16 +23,10 @@ pub struct CacheRule {
 /// segments are written once under a new name, so they are cached for a year; progressive files
 /// for a day, since they are sometimes replaced in place.
 pub fn default_rules() -> Vec<CacheRule> {
-    let rule = |pattern: &str, value: &str| CacheRule {
-        pattern: pattern.into(),
-        value: value.into(),
-    };
+    let rule = |pattern: &str, value: &str| CacheRule { pattern: pattern.into(), value: value.into() };
     vec![
         rule("*.{m3u8,m3u,mpd}", "public, max-age=2, stale-while-revalidate=10"),
-        rule(
-            "*.{ts,m4s,cmfv,cmfa,aac,vtt,webvtt,key}",
-            "public, max-age=31536000, immutable",
-        ),
+        rule("*.{ts,m4s,cmfv,cmfa,aac,vtt,webvtt,key}", "public, max-age=31536000, immutable"),
         rule("*.{mp4,m4v,m4a,mov,webm,mkv,mp3}", "public, max-age=86400"),
     ]
 }
@@ -71,14 +65,9 @@ impl CacheControl {
                     .map_err(|_| error("value: not a valid header value".into()))?,
             );
         }
-        let set = builder.build().map_err(|e| CacheRuleError {
-            index: 0,
-            reason: e.to_string(),
-        })?;
-        let fallback = HeaderValue::try_from(fallback).map_err(|_| CacheRuleError {
-            index: rules.len(),
-            reason: "default: not a valid header value".into(),
-        })?;
+        let set = builder.build().map_err(|e| CacheRuleError { index: 0, reason: e.to_string() })?;
+        let fallback = HeaderValue::try_from(fallback)
+            .map_err(|_| CacheRuleError { index: rules.len(), reason: "default: not a valid header value".into() })?;
         Ok(Self { set, values, fallback })
     }
 
@@ -113,10 +102,7 @@ mod tests {
 
     #[test]
     fn first_match_wins_and_leading_slash_is_optional() {
-        let rule = |p: &str, v: &str| CacheRule {
-            pattern: p.into(),
-            value: v.into(),
-        };
+        let rule = |p: &str, v: &str| CacheRule { pattern: p.into(), value: v.into() };
         let rules = CacheControl::new(&[rule("/live/**", "no-cache"), rule("*.m3u8", "max-age=5")], "x").unwrap();
         assert_eq!(rules.for_key(&key_from_path("/live/a/index.m3u8").unwrap()), "no-cache");
         assert_eq!(rules.for_key(&key_from_path("/vod/index.m3u8").unwrap()), "max-age=5");
@@ -124,10 +110,7 @@ mod tests {
 
     #[test]
     fn bad_rules_are_named() {
-        let rule = |p: &str, v: &str| CacheRule {
-            pattern: p.into(),
-            value: v.into(),
-        };
+        let rule = |p: &str, v: &str| CacheRule { pattern: p.into(), value: v.into() };
         let error = CacheControl::new(&[rule("*.ts", "ok"), rule("a[", "x")], "x").unwrap_err();
         assert_eq!(error.index, 1);
         let error = CacheControl::new(&[rule("*.ts", "bad\nvalue")], "x").unwrap_err();

@@ -97,18 +97,12 @@ impl RequestError {
         let mut response = Response::new(ResponseBody::full(message));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(message.len()));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match &self {
             Self::MethodNotAllowed => {
-                headers.insert(
-                    header::ALLOW,
-                    HeaderValue::from_static(crate::pipeline::ALLOWED_METHODS),
-                );
+                headers.insert(header::ALLOW, HeaderValue::from_static(crate::pipeline::ALLOWED_METHODS));
             }
             Self::RangeNotSatisfiable { len } => {
                 headers.insert(header::CONTENT_RANGE, unsatisfied_range(*len));
@@ -146,10 +140,7 @@ mod tests {
             (RequestError::RangeNotSatisfiable { len: 3 }, 416),
             (RequestError::Store(StoreError::NotFound), 404),
             (RequestError::Store(StoreError::Timeout), 504),
-            (
-                RequestError::Store(StoreError::Unavailable { retry_after_secs: 1 }),
-                503,
-            ),
+            (RequestError::Store(StoreError::Unavailable { retry_after_secs: 1 }), 503),
             (RequestError::Store(StoreError::Changed), 412),
         ];
         for (error, status) in cases {

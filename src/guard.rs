@@ -83,24 +83,14 @@ impl Guard {
         let presented = headers.get(&self.header).map(|v| digest(v.as_bytes()));
         let presented = presented.ok_or(RequestError::SecretRejected)?;
         // Every accepted secret is compared, so timing does not tell which one matched.
-        let matched = self
-            .secret_digests
-            .iter()
-            .fold(Choice::from(0), |acc, d| acc | d.ct_eq(&presented));
-        if bool::from(matched) {
-            Ok(())
-        } else {
-            Err(RequestError::SecretRejected)
-        }
+        let matched = self.secret_digests.iter().fold(Choice::from(0), |acc, d| acc | d.ct_eq(&presented));
+        if bool::from(matched) { Ok(()) } else { Err(RequestError::SecretRejected) }
     }
 
     /// Whether the viewer used plain HTTP, as the CDN (or a trusted load balancer) reports it.
     pub fn viewer_used_plain_http(&self, headers: &HeaderMap, peer: IpAddr) -> bool {
-        let says_http = |name: &HeaderName| {
-            headers
-                .get(name)
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"http"))
-        };
+        let says_http =
+            |name: &HeaderName| headers.get(name).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"http"));
         if says_http(&CLOUDFRONT_FORWARDED_PROTO) {
             return true;
         }
@@ -123,10 +113,7 @@ mod tests {
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
-            .collect()
+        pairs.iter().map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v))).collect()
     }
 
     const TWO_SECRETS: &str = "[access]\nsecrets = [\"old-secret-0123456789\", \"new-secret-0123456789\"]";
@@ -134,16 +121,8 @@ mod tests {
     #[test]
     fn every_live_secret_is_accepted() {
         let guard = guard(TWO_SECRETS);
-        assert!(
-            guard
-                .check_secret(&headers(&[("x-origin-verify", "old-secret-0123456789")]))
-                .is_ok()
-        );
-        assert!(
-            guard
-                .check_secret(&headers(&[("x-origin-verify", "new-secret-0123456789")]))
-                .is_ok()
-        );
+        assert!(guard.check_secret(&headers(&[("x-origin-verify", "old-secret-0123456789")])).is_ok());
+        assert!(guard.check_secret(&headers(&[("x-origin-verify", "new-secret-0123456789")])).is_ok());
     }
 
     #[test]

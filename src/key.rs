@@ -118,10 +118,7 @@ fn percent_decode_strict(raw: &str) -> Result<String, KeyError> {
             }
         }
     }
-    percent_encoding::percent_decode(bytes)
-        .decode_utf8()
-        .map(|cow| cow.into_owned())
-        .map_err(|_| KeyError::NotUtf8)
+    percent_encoding::percent_decode(bytes).decode_utf8().map(|cow| cow.into_owned()).map_err(|_| KeyError::NotUtf8)
 }
 
 #[cfg(test)]
@@ -160,11 +157,7 @@ mod tests {
         ];
         for (path, expected) in cases {
             let got = key_from_path(path);
-            assert_eq!(
-                got.as_ref().map(ObjectKey::as_str),
-                expected.as_ref().map(|s| *s),
-                "{path}"
-            );
+            assert_eq!(got.as_ref().map(ObjectKey::as_str), expected.as_ref().map(|s| *s), "{path}");
         }
     }
 

@@ -14,9 +14,7 @@ pub fn init(loaded: &LoadedConfig) -> Result<(), ConfigError> {
         })?,
         _ => EnvFilter::try_new(&loaded.config.log.level).map_err(|e| loaded.error("log.level", e))?,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second init (tests that start several servers) keeps the first subscriber.
     let _ = match loaded.config.log.format {
         LogFormat::Text => builder.try_init(),

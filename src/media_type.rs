@@ -57,12 +57,8 @@ const TYPES: &[(&str, &str)] = &[
 
 /// The `Content-Type` for a file with this extension (any case).
 pub fn for_extension(extension: Option<&str>) -> HeaderValue {
-    let found = extension.and_then(|ext| {
-        TYPES
-            .iter()
-            .find(|(known, _)| known.eq_ignore_ascii_case(ext))
-            .map(|&(_, ty)| ty)
-    });
+    let found =
+        extension.and_then(|ext| TYPES.iter().find(|(known, _)| known.eq_ignore_ascii_case(ext)).map(|&(_, ty)| ty));
     HeaderValue::from_static(found.unwrap_or(DEFAULT_TYPE))
 }
 

@@ -13,10 +13,7 @@ const OLD: &str = "old-secret-5f1e0c2a9b";
 const NEW: &str = "new-secret-77d03be4c1";
 
 async fn guarded() -> Origin {
-    Origin::start_with(&media_root(), |c| {
-        c.access.secrets = vec![Secret::from(OLD), Secret::from(NEW)]
-    })
-    .await
+    Origin::start_with(&media_root(), |c| c.access.secrets = vec![Secret::from(OLD), Secret::from(NEW)]).await
 }
 
 #[tokio::test]
@@ -25,18 +22,11 @@ async fn both_live_secrets_get_in_and_nothing_else_does() {
     for protocol in PROTOCOLS {
         let client = origin.client(protocol);
         for secret in [OLD, NEW] {
-            let response = client
-                .head(origin.url(PATH))
-                .header("x-origin-verify", secret)
-                .send()
-                .await
-                .unwrap();
+            let response = client.head(origin.url(PATH)).header("x-origin-verify", secret).send().await.unwrap();
             assert_eq!(response.status(), StatusCode::OK, "{protocol:?}");
         }
         for secret in [None, Some(""), Some("old-secret"), Some("OLD-SECRET-5F1E0C2A9B")] {
-            let mut request = client
-                .get(origin.url(PATH))
-                .header("origin", "https://player.example.com");
+            let mut request = client.get(origin.url(PATH)).header("origin", "https://player.example.com");
             if let Some(secret) = secret {
                 request = request.header("x-origin-verify", secret);
             }
@@ -75,31 +65,15 @@ async fn health_is_exempt() {
     let response = client.get(origin.url("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.text().await.unwrap(), "ok\n");
-    let refused = client
-        .get(origin.url(PATH))
-        .header("x-origin-verify", NEW)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        refused.status(),
-        StatusCode::FORBIDDEN,
-        "the peer is not in the allow-list"
-    );
+    let refused = client.get(origin.url(PATH)).header("x-origin-verify", NEW).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "the peer is not in the allow-list");
 }
 
 #[tokio::test]
 async fn allowed_peers_get_in() {
-    let origin = Origin::start_with(&media_root(), |c| {
-        c.access.allowed_cidrs = vec!["127.0.0.0/8".parse().unwrap()]
-    })
-    .await;
-    let response = origin
-        .client(Protocol::Http1)
-        .head(origin.url(PATH))
-        .send()
-        .await
-        .unwrap();
+    let origin =
+        Origin::start_with(&media_root(), |c| c.access.allowed_cidrs = vec!["127.0.0.0/8".parse().unwrap()]).await;
+    let response = origin.client(Protocol::Http1).head(origin.url(PATH)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -107,17 +81,8 @@ async fn allowed_peers_get_in() {
 async fn https_responses_carry_hsts() {
     let origin = Origin::start().await;
     for path in [PATH, "/missing", "/healthz"] {
-        let response = origin
-            .client(Protocol::Http1)
-            .get(origin.url(path))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.headers()["strict-transport-security"],
-            "max-age=63072000",
-            "{path}"
-        );
+        let response = origin.client(Protocol::Http1).get(origin.url(path)).send().await.unwrap();
+        assert_eq!(response.headers()["strict-transport-security"], "max-age=63072000", "{path}");
     }
 }
 
@@ -133,63 +98,36 @@ async fn plain(origin: &Origin, request: &str) -> String {
 #[tokio::test]
 async fn plain_http_is_redirected_to_https() {
     let origin = Origin::start().await;
-    let answer = plain(
-        &origin,
-        "GET /sample/hls/index.m3u8?t=1 HTTP/1.1\r\nHost: localhost:8080\r\nConnection: close\r\n\r\n",
-    )
-    .await;
+    let answer =
+        plain(&origin, "GET /sample/hls/index.m3u8?t=1 HTTP/1.1\r\nHost: localhost:8080\r\nConnection: close\r\n\r\n")
+            .await;
     assert!(answer.starts_with("HTTP/1.1 301"), "{answer}");
-    let location = format!(
-        "location: https://localhost:{}/sample/hls/index.m3u8?t=1",
-        origin.https.port()
-    );
+    let location = format!("location: https://localhost:{}/sample/hls/index.m3u8?t=1", origin.https.port());
     assert!(answer.to_ascii_lowercase().contains(&location), "{answer}");
     assert!(!answer.to_ascii_lowercase().contains("strict-transport-security"));
-    let answer = plain(
-        &origin,
-        "POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-    )
-    .await;
+    let answer =
+        plain(&origin, "POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
 }
 
 #[tokio::test]
 async fn redirects_never_leave_the_public_host() {
-    let origin = Origin::start_with(&media_root(), |c| {
-        c.server.public_host = Some("video.example.com".into())
-    })
-    .await;
-    let answer = plain(
-        &origin,
-        "GET /a.ts HTTP/1.1\r\nHost: internal-origin.local\r\nConnection: close\r\n\r\n",
-    )
-    .await;
-    assert!(
-        answer
-            .to_ascii_lowercase()
-            .contains("location: https://video.example.com/a.ts"),
-        "{answer}"
-    );
+    let origin = Origin::start_with(&media_root(), |c| c.server.public_host = Some("video.example.com".into())).await;
+    let answer = plain(&origin, "GET /a.ts HTTP/1.1\r\nHost: internal-origin.local\r\nConnection: close\r\n\r\n").await;
+    assert!(answer.to_ascii_lowercase().contains("location: https://video.example.com/a.ts"), "{answer}");
 }
 
 #[tokio::test]
 async fn plain_http_can_be_rejected() {
     let origin = Origin::start_with(&media_root(), |c| c.plain_http.mode = PlainHttpMode::Reject).await;
-    let answer = plain(
-        &origin,
-        "GET /a.ts HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    )
-    .await;
+    let answer = plain(&origin, "GET /a.ts HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert!(answer.ends_with("HTTPS required\n"), "{answer}");
 }
 
 #[tokio::test]
 async fn cdn_reported_plain_http_gets_the_same_answer() {
-    let origin = Origin::start_with(&media_root(), |c| {
-        c.server.public_host = Some("video.example.com".into())
-    })
-    .await;
+    let origin = Origin::start_with(&media_root(), |c| c.server.public_host = Some("video.example.com".into())).await;
     for protocol in PROTOCOLS {
         let response = origin
             .client(protocol)
@@ -199,10 +137,7 @@ async fn cdn_reported_plain_http_gets_the_same_answer() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
-        assert_eq!(
-            response.headers()["location"],
-            "https://video.example.com/sample/sample.mp4"
-        );
+        assert_eq!(response.headers()["location"], "https://video.example.com/sample/sample.mp4");
         let response = origin
             .client(protocol)
             .get(origin.url(PATH))
@@ -212,13 +147,8 @@ async fn cdn_reported_plain_http_gets_the_same_answer() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         // X-Forwarded-Proto is believed only from trusted proxies, and none is configured.
-        let response = origin
-            .client(protocol)
-            .head(origin.url(PATH))
-            .header("x-forwarded-proto", "http")
-            .send()
-            .await
-            .unwrap();
+        let response =
+            origin.client(protocol).head(origin.url(PATH)).header("x-forwarded-proto", "http").send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
     }
     let rejecting = Origin::start_with(&media_root(), |c| {

@@ -53,21 +53,9 @@ fn defaults_check_without_a_file() {
 fn errors_name_the_file_and_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        (
-            "[server]\nlisten = \"127.0.0.1:8443\"\nlisten_port = 1\n",
-            "server.listen_port",
-            "unknown field",
-        ),
-        (
-            "[server]\nhandshake_timeout = \"soon\"\n",
-            "server.handshake_timeout",
-            "",
-        ),
-        (
-            "[storage]\nroot = \"/nonexistent/media\"\n",
-            "storage.root",
-            "/nonexistent/media",
-        ),
+        ("[server]\nlisten = \"127.0.0.1:8443\"\nlisten_port = 1\n", "server.listen_port", "unknown field"),
+        ("[server]\nhandshake_timeout = \"soon\"\n", "server.handshake_timeout", ""),
+        ("[storage]\nroot = \"/nonexistent/media\"\n", "storage.root", "/nonexistent/media"),
         (
             "[cors]\n[[cors.rules]]\nallowed_origins = [\"https://*.*.example.com\"]\nallowed_methods = [\"GET\"]\n",
             "cors.rules",
@@ -110,34 +98,20 @@ fn a_missing_file_is_named() {
 fn the_environment_overrides_keys_and_is_named_in_errors() {
     let output = vod_origin(&["check-config"], &[("VOD_ORIGIN_SERVER__LISTEN", "0.0.0.0:9443")]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .contains("listen = \"0.0.0.0:9443\"")
-    );
+    assert!(String::from_utf8(output.stdout).unwrap().contains("listen = \"0.0.0.0:9443\""));
 
     let output = vod_origin(&["check-config"], &[("VOD_ORIGIN_SERVER__LISTEN", "nowhere")]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr.contains("VOD_ORIGIN_SERVER__LISTEN") && stderr.contains("`server.listen`"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("VOD_ORIGIN_SERVER__LISTEN") && stderr.contains("`server.listen`"), "{stderr}");
 }
 
 #[test]
 fn secrets_from_the_environment_are_never_printed() {
     let secret = "a-secret-that-must-not-print";
-    let output = vod_origin(
-        &["check-config"],
-        &[("VOD_ORIGIN_ACCESS__SECRETS", &format!("[\"{secret}\"]"))],
-    );
+    let output = vod_origin(&["check-config"], &[("VOD_ORIGIN_ACCESS__SECRETS", &format!("[\"{secret}\"]"))]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(!all.contains(secret), "{all}");
     assert!(all.contains("<redacted>"), "{all}");
 

@@ -38,13 +38,11 @@ async fn origin(backend: Backend, enforce: bool) -> Origin {
 }
 
 fn vary_has_origin(response: &reqwest::Response) -> bool {
-    response.headers().get_all("vary").iter().any(|v| {
-        v.to_str()
-            .unwrap()
-            .to_ascii_lowercase()
-            .split(',')
-            .any(|p| p.trim() == "origin")
-    })
+    response
+        .headers()
+        .get_all("vary")
+        .iter()
+        .any(|v| v.to_str().unwrap().to_ascii_lowercase().split(',').any(|p| p.trim() == "origin"))
 }
 
 #[tokio::test]
@@ -107,10 +105,7 @@ async fn allowed_origins_get_the_headers_a_player_needs() {
             assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
             let h = response.headers();
             assert_eq!(h["access-control-allow-origin"], "https://player.example.com");
-            let exposed = h["access-control-expose-headers"]
-                .to_str()
-                .unwrap()
-                .to_ascii_lowercase();
+            let exposed = h["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
             for name in ["x-custom", "content-range", "accept-ranges", "content-length", "etag"] {
                 assert!(exposed.split(',').any(|e| e.trim() == name), "{name} in {exposed}");
             }
@@ -169,12 +164,9 @@ async fn vary_origin_is_on_every_object_response() {
     for backend in BACKENDS {
         let origin = origin(backend, true).await;
         let client = origin.client(Protocol::Http1);
-        for (path, range) in [
-            (PATH, None),
-            ("/missing.ts", None),
-            (PATH, Some("bytes=0-1")),
-            (PATH, Some("bytes=999999-")),
-        ] {
+        for (path, range) in
+            [(PATH, None), ("/missing.ts", None), (PATH, Some("bytes=0-1")), (PATH, Some("bytes=999999-"))]
+        {
             let mut request = client.get(origin.url(path));
             if let Some(range) = range {
                 request = request.header("range", range);
@@ -197,10 +189,7 @@ async fn errors_for_allowed_origins_stay_readable_by_the_player() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        assert_eq!(
-            response.headers()["access-control-allow-origin"],
-            "https://player.example.com"
-        );
+        assert_eq!(response.headers()["access-control-allow-origin"], "https://player.example.com");
     }
 }
 
@@ -240,23 +229,10 @@ async fn rules_load_from_s3_exports() {
     for file in ["cors.example.xml", "cors.example.json"] {
         let origin = Origin::start_with(&media_root(), |c| c.cors.rules_file = Some(config_dir.join(file))).await;
         let client = origin.client(Protocol::Http2);
-        let allowed = client
-            .get(origin.url(PATH))
-            .header("origin", "https://cdn.example.com")
-            .send()
-            .await
-            .unwrap();
+        let allowed = client.get(origin.url(PATH)).header("origin", "https://cdn.example.com").send().await.unwrap();
         assert_eq!(allowed.status(), StatusCode::OK, "{file}");
-        assert_eq!(
-            allowed.headers()["access-control-allow-origin"],
-            "https://cdn.example.com"
-        );
-        let denied = client
-            .get(origin.url(PATH))
-            .header("origin", "https://example.net")
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(allowed.headers()["access-control-allow-origin"], "https://cdn.example.com");
+        let denied = client.get(origin.url(PATH)).header("origin", "https://example.net").send().await.unwrap();
         assert_eq!(denied.status(), StatusCode::FORBIDDEN, "{file}");
     }
 }

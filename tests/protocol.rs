@@ -12,19 +12,12 @@ async fn only_get_head_and_options_are_answered() {
     for protocol in PROTOCOLS {
         let client = origin.client(protocol);
         for method in ["PUT", "DELETE", "PATCH", "TRACE", "PROPFIND"] {
-            let response = client
-                .request(method.parse().unwrap(), origin.url("/sample/sample.mp4"))
-                .send()
-                .await
-                .unwrap();
+            let response =
+                client.request(method.parse().unwrap(), origin.url("/sample/sample.mp4")).send().await.unwrap();
             assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
             assert_eq!(response.headers()["allow"], "GET, HEAD, OPTIONS");
         }
-        let response = client
-            .request(reqwest::Method::OPTIONS, origin.url("/sample/sample.mp4"))
-            .send()
-            .await
-            .unwrap();
+        let response = client.request(reqwest::Method::OPTIONS, origin.url("/sample/sample.mp4")).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["allow"], "GET, HEAD, OPTIONS");
     }
@@ -75,15 +68,11 @@ async fn error_bodies_are_short_and_reveal_nothing() {
     let origin = Origin::start().await;
     let root = common::media_root();
     for path in ["/sample/nothing-here.mp4", "/a//b", "/.."] {
-        let response = origin
-            .raw(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
-            .await;
+        let response =
+            origin.raw(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes()).await;
         let body = String::from_utf8(response.body.clone()).unwrap();
         assert!(body.len() < 64, "{body}");
-        assert!(
-            !body.contains(root.to_str().unwrap()) && !body.contains("Error") && !body.contains("{"),
-            "{body}"
-        );
+        assert!(!body.contains(root.to_str().unwrap()) && !body.contains("Error") && !body.contains("{"), "{body}");
         assert_eq!(response.header("content-length"), Some(body.len().to_string().as_str()));
     }
 }
@@ -92,19 +81,12 @@ async fn error_bodies_are_short_and_reveal_nothing() {
 async fn plain_text_on_the_tls_port_is_closed_cleanly() {
     let origin = Origin::start().await;
     let mut tcp = tokio::net::TcpStream::connect(origin.https).await.unwrap();
-    tcp.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await
-        .unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
     let mut answer = Vec::new();
     let _ = tcp.read_to_end(&mut answer).await;
     assert!(!String::from_utf8_lossy(&answer).contains("HTTP/1.1 200"));
     // The server is still serving.
-    let response = origin
-        .client(Protocol::Http1)
-        .get(origin.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let response = origin.client(Protocol::Http1).get(origin.url("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -123,13 +105,8 @@ async fn tls_1_2_is_still_offered_for_cloudfront() {
     let tcp = tokio::net::TcpStream::connect(origin.https).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector.connect(name, tcp).await.unwrap();
-    assert_eq!(
-        tls.get_ref().1.protocol_version(),
-        Some(rustls::ProtocolVersion::TLSv1_2)
-    );
-    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    assert_eq!(tls.get_ref().1.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_2));
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
     let mut answer = String::new();
     tls.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -140,16 +117,8 @@ async fn media_types_and_cache_rules_fit_video() {
     for backend in BACKENDS {
         let origin = Origin::start_on(backend, &media_root(), |_| {}).await;
         let cases = [
-            (
-                "/sample/hls/index.m3u8",
-                "application/vnd.apple.mpegurl",
-                "public, max-age=2, stale-while-revalidate=10",
-            ),
-            (
-                "/sample/hls/segment_000.ts",
-                "video/mp2t",
-                "public, max-age=31536000, immutable",
-            ),
+            ("/sample/hls/index.m3u8", "application/vnd.apple.mpegurl", "public, max-age=2, stale-while-revalidate=10"),
+            ("/sample/hls/segment_000.ts", "video/mp2t", "public, max-age=31536000, immutable"),
             ("/sample/sample.mp4", "video/mp4", "public, max-age=86400"),
         ];
         for protocol in PROTOCOLS {
@@ -158,11 +127,7 @@ async fn media_types_and_cache_rules_fit_video() {
                 assert_eq!(response.status(), StatusCode::OK);
                 assert_eq!(response.headers()["content-type"], content_type, "{path}");
                 assert_eq!(response.headers()["cache-control"], cache_control, "{path}");
-                assert_eq!(
-                    response.bytes().await.unwrap(),
-                    sample(path.trim_start_matches('/')),
-                    "{path}"
-                );
+                assert_eq!(response.bytes().await.unwrap(), sample(path.trim_start_matches('/')), "{path}");
             }
         }
     }

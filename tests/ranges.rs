@@ -34,27 +34,14 @@ async fn single_suffix_and_open_ranges_are_exact() {
         for protocol in PROTOCOLS {
             let client = origin.client(protocol);
             for &(range, start, end) in cases {
-                let response = client
-                    .get(origin.url("/v/file.mp4"))
-                    .header("range", range)
-                    .send()
-                    .await
-                    .unwrap();
+                let response = client.get(origin.url("/v/file.mp4")).header("range", range).send().await.unwrap();
                 assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT, "{protocol:?} {range}");
                 let headers = response.headers().clone();
-                assert_eq!(
-                    headers["content-range"],
-                    format!("bytes {start}-{}/{LEN}", end - 1),
-                    "{range}"
-                );
+                assert_eq!(headers["content-range"], format!("bytes {start}-{}/{LEN}", end - 1), "{range}");
                 assert_eq!(headers["content-length"], (end - start).to_string(), "{range}");
                 assert_eq!(headers["accept-ranges"], "bytes");
                 assert_eq!(headers["content-type"], "video/mp4");
-                assert_eq!(
-                    &response.bytes().await.unwrap()[..],
-                    &content[start..end],
-                    "{protocol:?} {range}"
-                );
+                assert_eq!(&response.bytes().await.unwrap()[..], &content[start..end], "{protocol:?} {range}");
             }
         }
     }
@@ -65,12 +52,7 @@ async fn whole_objects_carry_length_and_validators() {
     for backend in BACKENDS {
         let (_dir, origin) = origin(backend).await;
         for protocol in PROTOCOLS {
-            let response = origin
-                .client(protocol)
-                .get(origin.url("/v/file.mp4"))
-                .send()
-                .await
-                .unwrap();
+            let response = origin.client(protocol).get(origin.url("/v/file.mp4")).send().await.unwrap();
             assert_eq!(response.status(), StatusCode::OK);
             let version = response.version();
             assert_eq!(version == reqwest::Version::HTTP_2, protocol == common::Protocol::Http2);
@@ -89,29 +71,14 @@ async fn unsatisfiable_ranges_get_416_with_the_length() {
         let (_dir, origin) = origin(backend).await;
         for protocol in PROTOCOLS {
             let client = origin.client(protocol);
-            for range in [
-                "bytes=1000003-",
-                "bytes=2000000-2000010",
-                "bytes=-0",
-                "bytes=1000003-1000004, 2000000-",
-            ] {
-                let response = client
-                    .get(origin.url("/v/file.mp4"))
-                    .header("range", range)
-                    .send()
-                    .await
-                    .unwrap();
+            for range in ["bytes=1000003-", "bytes=2000000-2000010", "bytes=-0", "bytes=1000003-1000004, 2000000-"] {
+                let response = client.get(origin.url("/v/file.mp4")).header("range", range).send().await.unwrap();
                 assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{range}");
                 assert_eq!(response.headers()["content-range"], format!("bytes */{LEN}"));
                 let len: usize = response.headers()["content-length"].to_str().unwrap().parse().unwrap();
                 assert_eq!(response.bytes().await.unwrap().len(), len);
             }
-            let response = client
-                .get(origin.url("/empty.ts"))
-                .header("range", "bytes=0-")
-                .send()
-                .await
-                .unwrap();
+            let response = client.get(origin.url("/empty.ts")).header("range", "bytes=0-").send().await.unwrap();
             assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
             assert_eq!(response.headers()["content-range"], "bytes */0");
         }
@@ -152,17 +119,8 @@ fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<(String, Vec<u8>)> {
         }
         let head_end = find(rest, b"\r\n\r\n").unwrap();
         let head = std::str::from_utf8(&rest[..head_end]).unwrap();
-        let range = head
-            .lines()
-            .find_map(|l| l.strip_prefix("Content-Range: "))
-            .unwrap()
-            .to_string();
-        let (_, span) = range
-            .strip_prefix("bytes ")
-            .unwrap()
-            .split_once('/')
-            .map(|(s, t)| (t, s))
-            .unwrap();
+        let range = head.lines().find_map(|l| l.strip_prefix("Content-Range: ")).unwrap().to_string();
+        let (_, span) = range.strip_prefix("bytes ").unwrap().split_once('/').map(|(s, t)| (t, s)).unwrap();
         let (a, b) = span.split_once('-').unwrap();
         let len = b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1;
         let data = rest[head_end + 4..head_end + 4 + len].to_vec();
@@ -191,10 +149,7 @@ async fn multiple_ranges_are_sorted_coalesced_and_exact() {
                 .unwrap();
             assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
             let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
-            assert!(
-                content_type.starts_with("multipart/byteranges; boundary="),
-                "{content_type}"
-            );
+            assert!(content_type.starts_with("multipart/byteranges; boundary="), "{content_type}");
             let declared: usize = response.headers()["content-length"].to_str().unwrap().parse().unwrap();
             let body = response.bytes().await.unwrap();
             assert_eq!(body.len(), declared, "Content-Length is exact");

@@ -67,24 +67,17 @@ impl LoadedConfig {
 
     /// Wraps a configuration built in code.
     pub fn from_config(config: Config) -> Self {
-        Self {
-            config,
-            figment: Figment::new(),
-        }
+        Self { config, figment: Figment::new() }
     }
 
     fn extract(figment: Figment) -> Result<Self, ConfigError> {
         match figment.extract::<Config>() {
             Ok(config) => Ok(Self { config, figment }),
-            Err(errors) => Err(errors
-                .into_iter()
-                .next()
-                .map(from_figment)
-                .unwrap_or_else(|| ConfigError {
-                    source: "configuration".into(),
-                    key: String::new(),
-                    reason: "unreadable".into(),
-                })),
+            Err(errors) => Err(errors.into_iter().next().map(from_figment).unwrap_or_else(|| ConfigError {
+                source: "configuration".into(),
+                key: String::new(),
+                reason: "unreadable".into(),
+            })),
         }
     }
 
@@ -94,11 +87,7 @@ impl LoadedConfig {
             Some(metadata) => describe_source(metadata, &key.split('.').collect::<Vec<_>>()),
             None => "built-in default".into(),
         };
-        ConfigError {
-            source,
-            key: key.into(),
-            reason: reason.to_string(),
-        }
+        ConfigError { source, key: key.into(), reason: reason.to_string() }
     }
 
     /// The configuration as TOML, secrets redacted: what `check-config` prints.
@@ -181,11 +170,7 @@ mod tests {
     fn files_are_named_in_errors() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("origin.toml");
-        std::fs::write(
-            &file,
-            "[access]\nheader = \"X-A\"\nsecrets = [\"s\"]\n[cors]\nenforce = 3\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "[access]\nheader = \"X-A\"\nsecrets = [\"s\"]\n[cors]\nenforce = 3\n").unwrap();
         let error = LoadedConfig::load(Some(&file)).unwrap_err();
         assert_eq!(error.source, file.display().to_string());
         assert_eq!(error.key, "cors.enforce");

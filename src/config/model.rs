@@ -130,10 +130,7 @@ pub struct PlainHttpConfig {
 
 impl Default for PlainHttpConfig {
     fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            mode: PlainHttpMode::Redirect,
-        }
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), mode: PlainHttpMode::Redirect }
     }
 }
 
@@ -151,11 +148,7 @@ pub struct AccessConfig {
 
 impl Default for AccessConfig {
     fn default() -> Self {
-        Self {
-            header: "X-Origin-Verify".into(),
-            secrets: Vec::new(),
-            allowed_cidrs: Vec::new(),
-        }
+        Self { header: "X-Origin-Verify".into(), secrets: Vec::new(), allowed_cidrs: Vec::new() }
     }
 }
 
@@ -213,11 +206,7 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self {
-            backend: Backend::Local,
-            root: PathBuf::from("media"),
-            s3: S3Config::default(),
-        }
+        Self { backend: Backend::Local, root: PathBuf::from("media"), s3: S3Config::default() }
     }
 }
 
@@ -320,13 +309,7 @@ pub struct CorsConfig {
 
 impl Default for CorsConfig {
     fn default() -> Self {
-        Self {
-            enforce: true,
-            rules_file: None,
-            rules: None,
-            crossdomain_xml: true,
-            clientaccesspolicy_xml: true,
-        }
+        Self { enforce: true, rules_file: None, rules: None, crossdomain_xml: true, clientaccesspolicy_xml: true }
     }
 }
 
@@ -354,10 +337,7 @@ pub struct CacheControlConfig {
 
 impl Default for CacheControlConfig {
     fn default() -> Self {
-        Self {
-            default: DEFAULT_VALUE.into(),
-            rules: None,
-        }
+        Self { default: DEFAULT_VALUE.into(), rules: None }
     }
 }
 
@@ -390,9 +370,6 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            level: "info".into(),
-            format: LogFormat::Text,
-        }
+        Self { level: "info".into(), format: LogFormat::Text }
     }
 }

@@ -165,19 +165,13 @@ mod tests {
         r.max_age_seconds = Some(3000);
         let compiled = CompiledRule::compile(0, &r).unwrap();
         assert_eq!(compiled.allow_methods, "GET, PUT");
-        assert_eq!(
-            compiled.expose_headers,
-            "x-amz-request-id, etag, Content-Range, Accept-Ranges, Content-Length"
-        );
+        assert_eq!(compiled.expose_headers, "x-amz-request-id, etag, Content-Range, Accept-Ranges, Content-Length");
         assert_eq!(compiled.max_age, Some(HeaderValue::from_static("3000")));
         assert!(compiled.allows_method(S3Method::Head), "HEAD follows GET");
         assert!(!compiled.allows_method(S3Method::Delete));
 
         let compiled = CompiledRule::compile(0, &rule(&["*"], &["PUT"])).unwrap();
-        assert_eq!(
-            compiled.expose_headers,
-            "Content-Range, Accept-Ranges, Content-Length, ETag"
-        );
+        assert_eq!(compiled.expose_headers, "Content-Range, Accept-Ranges, Content-Length, ETag");
         assert!(!compiled.allows_method(S3Method::Head));
         assert_eq!(compiled.max_age, None);
     }
@@ -190,14 +184,8 @@ mod tests {
             error(2, web),
             "rule 2 (id \"web\"): allowed_origins: \"https://*.*.example.com\" has more than one '*'"
         );
-        assert_eq!(
-            error(0, rule(&[], &["GET"])),
-            "rule 0: allowed_origins: at least one origin is required"
-        );
-        assert_eq!(
-            error(1, rule(&["*"], &[])),
-            "rule 1: allowed_methods: at least one method is required"
-        );
+        assert_eq!(error(0, rule(&[], &["GET"])), "rule 0: allowed_origins: at least one origin is required");
+        assert_eq!(error(1, rule(&["*"], &[])), "rule 1: allowed_methods: at least one method is required");
         assert_eq!(
             error(0, rule(&["*"], &["GET", "PATCH"])),
             "rule 0: allowed_methods: \"PATCH\" is not one of GET, HEAD, PUT, POST, DELETE"
@@ -213,15 +201,9 @@ mod tests {
 
         let mut headers = rule(&["*"], &["GET"]);
         headers.allowed_headers = vec!["x-*-*".into()];
-        assert_eq!(
-            error(0, headers.clone()),
-            "rule 0: allowed_headers: \"x-*-*\" has more than one '*'"
-        );
+        assert_eq!(error(0, headers.clone()), "rule 0: allowed_headers: \"x-*-*\" has more than one '*'");
         headers.allowed_headers = vec!["x y".into()];
-        assert_eq!(
-            error(0, headers),
-            "rule 0: allowed_headers: \"x y\" is not a valid header name"
-        );
+        assert_eq!(error(0, headers), "rule 0: allowed_headers: \"x y\" is not a valid header name");
 
         let mut expose = rule(&["*"], &["GET"]);
         expose.expose_headers = vec!["x-amz-*".into()];
@@ -230,10 +212,7 @@ mod tests {
             "rule 0: expose_headers: \"x-amz-*\" contains '*'; ExposeHeader takes no wildcards"
         );
         expose.expose_headers = vec!["x:y".into()];
-        assert_eq!(
-            error(0, expose),
-            "rule 0: expose_headers: \"x:y\" is not a valid header name"
-        );
+        assert_eq!(error(0, expose), "rule 0: expose_headers: \"x:y\" is not a valid header name");
     }
 
     #[test]

@@ -27,10 +27,7 @@ impl CorsHeaders {
     pub fn apply(self, headers: &mut HeaderMap) {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin);
         if self.allow_credentials {
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
+            headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
         }
         if let Some(methods) = self.allow_methods {
             headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);

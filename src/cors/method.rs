@@ -12,13 +12,7 @@ pub(super) enum S3Method {
 }
 
 impl S3Method {
-    const ALL: [S3Method; 5] = [
-        S3Method::Get,
-        S3Method::Head,
-        S3Method::Put,
-        S3Method::Post,
-        S3Method::Delete,
-    ];
+    const ALL: [S3Method; 5] = [S3Method::Get, S3Method::Head, S3Method::Put, S3Method::Post, S3Method::Delete];
 
     pub(super) fn as_str(self) -> &'static str {
         match self {
@@ -32,9 +26,7 @@ impl S3Method {
 
     /// A method named in a rule; any case is accepted.
     pub(super) fn from_rule(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|method| method.as_str().eq_ignore_ascii_case(name))
+        Self::ALL.into_iter().find(|method| method.as_str().eq_ignore_ascii_case(name))
     }
 
     /// The value of Access-Control-Request-Method. Methods are case-sensitive tokens, and
@@ -45,9 +37,7 @@ impl S3Method {
 
     /// The method of an actual request.
     pub(super) fn from_http(method: &http::Method) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|candidate| candidate.as_str() == method.as_str())
+        Self::ALL.into_iter().find(|candidate| candidate.as_str() == method.as_str())
     }
 
     fn bit(self) -> u8 {

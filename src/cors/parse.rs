@@ -23,14 +23,8 @@ pub fn parse_rules(text: &str) -> Result<Vec<CorsRule>, CorsRulesError> {
 
 /// [`parse_rules`] on the content of a file; errors carry the path.
 pub fn load_rules_file(path: &Path) -> Result<Vec<CorsRule>, CorsRulesError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CorsRulesError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    parse_rules(&text).map_err(|source| CorsRulesError::File {
-        path: path.to_owned(),
-        source: Box::new(source),
-    })
+    let text = std::fs::read_to_string(path).map_err(|source| CorsRulesError::Io { path: path.to_owned(), source })?;
+    parse_rules(&text).map_err(|source| CorsRulesError::File { path: path.to_owned(), source: Box::new(source) })
 }
 
 fn from_json(rules: Vec<JsonRule>) -> Vec<CorsRule> {
@@ -155,11 +149,7 @@ mod tests {
                 expose_headers: strings(&["x-amz-server-side-encryption", "x-amz-request-id", "x-amz-id-2"]),
                 max_age_seconds: Some(3000),
             },
-            CorsRule {
-                allowed_origins: strings(&["*"]),
-                allowed_methods: strings(&["GET"]),
-                ..CorsRule::default()
-            },
+            CorsRule { allowed_origins: strings(&["*"]), allowed_methods: strings(&["GET"]), ..CorsRule::default() },
         ]
     }
 
@@ -170,10 +160,8 @@ mod tests {
 
     #[test]
     fn s3_xml_with_namespace_declaration_and_bom() {
-        let xml = XML.replace(
-            "<CORSConfiguration>",
-            "<CORSConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
-        );
+        let xml =
+            XML.replace("<CORSConfiguration>", "<CORSConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
         let xml = format!("\u{feff}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{xml}");
         assert_eq!(parse_rules(&xml).unwrap(), expected());
     }
@@ -193,10 +181,7 @@ mod tests {
             ("AllowedOrigin: *", "neither XML nor JSON"),
             ("<html><body/></html>", "root element is <html>"),
             ("<CORSConfiguration><CORSRule>", "CORS rules XML"),
-            (
-                "{\"CORSRules\": [{\"AllowedOrigin\": [\"*\"]}]}",
-                "unknown field `AllowedOrigin`",
-            ),
+            ("{\"CORSRules\": [{\"AllowedOrigin\": [\"*\"]}]}", "unknown field `AllowedOrigin`"),
             ("{\"Rules\": []}", "unknown field `Rules`"),
             ("[{\"AllowedOrigins\": \"*\"}]", "CORS rules JSON"),
             ("[", "CORS rules JSON"),
@@ -218,18 +203,12 @@ mod tests {
         let bad = dir.join("cors.json");
         std::fs::write(&bad, "{").unwrap();
         let error = load_rules_file(&bad).unwrap_err();
-        assert!(
-            matches!(&error, CorsRulesError::File { path, .. } if *path == bad),
-            "{error:?}"
-        );
+        assert!(matches!(&error, CorsRulesError::File { path, .. } if *path == bad), "{error:?}");
         assert!(error.to_string().contains("cors.json: CORS rules JSON"), "{error}");
 
         let missing = dir.join("missing.xml");
         let error = load_rules_file(&missing).unwrap_err();
-        assert!(
-            matches!(&error, CorsRulesError::Io { path, .. } if *path == missing),
-            "{error:?}"
-        );
+        assert!(matches!(&error, CorsRulesError::Io { path, .. } if *path == missing), "{error:?}");
         assert!(error.to_string().contains("missing.xml"), "{error}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

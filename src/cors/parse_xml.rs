@@ -14,9 +14,7 @@ pub(super) fn parse_xml(text: &str) -> Result<Vec<CorsRule>, CorsRulesError> {
     // that is some other XML must not quietly become an empty rule set.
     let root = root_element(text)?;
     if root != "CORSConfiguration" {
-        return Err(CorsRulesError::Xml(format!(
-            "the root element is <{root}>, not <CORSConfiguration>"
-        )));
+        return Err(CorsRulesError::Xml(format!("the root element is <{root}>, not <CORSConfiguration>")));
     }
     let configuration: Configuration = quick_xml::de::from_str(text).map_err(|e| CorsRulesError::Xml(e.to_string()))?;
     Ok(configuration.0)
@@ -165,19 +163,10 @@ mod tests {
     #[test]
     fn refusals() {
         let cases = [
-            (
-                "<html><body/></html>",
-                "the root element is <html>, not <CORSConfiguration>",
-            ),
+            ("<html><body/></html>", "the root element is <html>, not <CORSConfiguration>"),
             ("<?xml version=\"1.0\"?>", "no root element"),
-            (
-                "<CORSConfiguration><Rule/></CORSConfiguration>",
-                "unexpected element <Rule> in <CORSConfiguration>",
-            ),
-            (
-                "<CORSConfiguration>text</CORSConfiguration>",
-                "unexpected text in <CORSConfiguration>",
-            ),
+            ("<CORSConfiguration><Rule/></CORSConfiguration>", "unexpected element <Rule> in <CORSConfiguration>"),
+            ("<CORSConfiguration>text</CORSConfiguration>", "unexpected text in <CORSConfiguration>"),
             (
                 "<CORSConfiguration><CORSRule><AllowedOrigins>*</AllowedOrigins></CORSRule></CORSConfiguration>",
                 "unexpected element <AllowedOrigins> in <CORSRule>",

@@ -28,10 +28,7 @@ impl Pattern {
         if prefix.is_empty() && suffix.is_empty() {
             return Ok(Pattern::Any);
         }
-        Ok(Pattern::Wildcard {
-            prefix: prefix.as_bytes().into(),
-            suffix: suffix.as_bytes().into(),
-        })
+        Ok(Pattern::Wildcard { prefix: prefix.as_bytes().into(), suffix: suffix.as_bytes().into() })
     }
 
     pub(super) fn is_any(&self) -> bool {
@@ -61,10 +58,7 @@ mod tests {
         assert_eq!(Pattern::parse("a.com"), Ok(Pattern::Exact(b"a.com".as_slice().into())));
         assert_eq!(
             Pattern::parse("x-*"),
-            Ok(Pattern::Wildcard {
-                prefix: b"x-".as_slice().into(),
-                suffix: b"".as_slice().into()
-            })
+            Ok(Pattern::Wildcard { prefix: b"x-".as_slice().into(), suffix: b"".as_slice().into() })
         );
         assert_eq!(Pattern::parse("https://*.*.example.com"), Err(TooManyWildcards));
         assert_eq!(Pattern::parse("**"), Err(TooManyWildcards));
@@ -96,12 +90,7 @@ mod tests {
         ];
         for &(pattern, value, expected) in cases {
             let compiled = Pattern::parse(pattern).unwrap();
-            assert_eq!(
-                compiled.matches(value),
-                expected,
-                "{pattern:?} against {:?}",
-                String::from_utf8_lossy(value)
-            );
+            assert_eq!(compiled.matches(value), expected, "{pattern:?} against {:?}", String::from_utf8_lossy(value));
         }
     }
 }

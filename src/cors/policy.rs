@@ -94,10 +94,7 @@ impl CorsPolicy {
         let allow_headers = if requested.is_empty() {
             None
         } else {
-            let echoed = requested
-                .iter()
-                .map(|name| name.to_ascii_lowercase())
-                .collect::<Vec<_>>();
+            let echoed = requested.iter().map(|name| name.to_ascii_lowercase()).collect::<Vec<_>>();
             // Every name was checked to be a token, so this cannot fail; if it somehow did,
             // refusing is the safe answer.
             match HeaderValue::from_str(&echoed.join(", ")) {
@@ -119,14 +116,12 @@ impl CorsPolicy {
     /// The first rule whose origin matches and whose methods contain the request's method wins;
     /// a rule allowing GET also allows HEAD, because players HEAD what they may GET.
     pub fn actual(&self, origin: &HeaderValue, method: &Method) -> ActualDecision {
-        let found = origin_bytes(origin)
-            .zip(S3Method::from_http(method))
-            .and_then(|(origin_bytes, method)| {
-                self.rules.iter().find_map(|rule| {
-                    let pattern = rule.match_origin(origin_bytes)?;
-                    rule.allows_method(method).then_some((rule, pattern.is_any()))
-                })
-            });
+        let found = origin_bytes(origin).zip(S3Method::from_http(method)).and_then(|(origin_bytes, method)| {
+            self.rules.iter().find_map(|rule| {
+                let pattern = rule.match_origin(origin_bytes)?;
+                rule.allows_method(method).then_some((rule, pattern.is_any()))
+            })
+        });
         match found {
             Some((rule, any_origin)) => {
                 let (allow_origin, allow_credentials) = allow_origin(any_origin, origin);
@@ -176,11 +171,7 @@ fn requested_headers(value: Option<&HeaderValue>) -> Option<Vec<&str>> {
 /// the matching AllowedOrigin is `*`, otherwise the request's Origin echoed with credentials
 /// allowed, as S3 answers.
 fn allow_origin(any_origin: bool, origin: &HeaderValue) -> (HeaderValue, bool) {
-    if any_origin {
-        (HeaderValue::from_static("*"), false)
-    } else {
-        (origin.clone(), true)
-    }
+    if any_origin { (HeaderValue::from_static("*"), false) } else { (origin.clone(), true) }
 }
 
 #[cfg(test)]
@@ -188,11 +179,8 @@ mod tests {
     use super::*;
 
     fn test_policy() -> CorsPolicy {
-        let rule = CorsRule {
-            allowed_origins: vec!["*".into()],
-            allowed_methods: vec!["GET".into()],
-            ..CorsRule::default()
-        };
+        let rule =
+            CorsRule { allowed_origins: vec!["*".into()], allowed_methods: vec!["GET".into()], ..CorsRule::default() };
         CorsPolicy::new(&[rule], true).unwrap()
     }
 
@@ -211,11 +199,8 @@ mod tests {
 
     #[test]
     fn invalid_rules_are_refused_by_index() {
-        let good = CorsRule {
-            allowed_origins: vec!["*".into()],
-            allowed_methods: vec!["GET".into()],
-            ..CorsRule::default()
-        };
+        let good =
+            CorsRule { allowed_origins: vec!["*".into()], allowed_methods: vec!["GET".into()], ..CorsRule::default() };
         let bad = CorsRule {
             id: Some("web".into()),
             allowed_origins: vec!["https://a.example.com".into(), "https://*.*.example.com".into()],

@@ -61,10 +61,7 @@ pub fn render_clientaccesspolicy_xml(rules: &[CorsRule]) -> (Bytes, Vec<String>)
                     Some(scheme) => vec![scheme],
                     None => vec!["http", "https"],
                 };
-                schemes
-                    .into_iter()
-                    .map(|scheme| format!("{scheme}://{host}{port}"))
-                    .collect()
+                schemes.into_iter().map(|scheme| format!("{scheme}://{host}{port}")).collect()
             }
         };
         for uri in new {
@@ -102,11 +99,7 @@ fn each_get_origin<'a>(rules: &'a [CorsRule], file: &str, mut add: impl FnMut(Po
     let mut warnings = Vec::new();
     let mut skipped: Vec<&str> = Vec::new();
     for (index, rule) in rules.iter().enumerate() {
-        if !rule
-            .allowed_methods
-            .iter()
-            .any(|method| method.eq_ignore_ascii_case("GET"))
-        {
+        if !rule.allowed_methods.iter().any(|method| method.eq_ignore_ascii_case("GET")) {
             continue;
         }
         for origin in &rule.allowed_origins {
@@ -115,9 +108,7 @@ fn each_get_origin<'a>(rules: &'a [CorsRule], file: &str, mut add: impl FnMut(Po
                 Err(reason) if !skipped.contains(&origin.as_str()) => {
                     skipped.push(origin);
                     let id = rule.id.as_ref().map(|id| format!(" (id {id:?})")).unwrap_or_default();
-                    warnings.push(format!(
-                        "{file}: left out AllowedOrigin {origin:?} of rule {index}{id}: {reason}"
-                    ));
+                    warnings.push(format!("{file}: left out AllowedOrigin {origin:?} of rule {index}{id}: {reason}"));
                 }
                 Err(_) => {}
             }
@@ -158,19 +149,11 @@ mod tests {
         vec![
             rule(
                 None,
-                &[
-                    "https://*.example.com",
-                    "http://a.example.com:8080",
-                    "https://A.example.com",
-                ],
+                &["https://*.example.com", "http://a.example.com:8080", "https://A.example.com"],
                 &["GET", "HEAD"],
             ),
             rule(Some("upload"), &["https://upload.example.com"], &["PUT"]),
-            rule(
-                Some("players"),
-                &["https://a.*.example.com", "http://a.example.com", "*.example.org", "*"],
-                &["get"],
-            ),
+            rule(Some("players"), &["https://a.*.example.com", "http://a.example.com", "*.example.org", "*"], &["get"]),
             rule(None, &["https://a.*.example.com", "null"], &["GET"]),
         ]
     }
@@ -242,16 +225,8 @@ mod tests {
 
         let odd = [rule(None, &["https://a&b'.example.com"], &["GET"])];
         let (xml, _) = render_crossdomain_xml(&odd);
-        assert!(
-            std::str::from_utf8(&xml)
-                .unwrap()
-                .contains(r#"domain="a&amp;b&apos;.example.com""#)
-        );
+        assert!(std::str::from_utf8(&xml).unwrap().contains(r#"domain="a&amp;b&apos;.example.com""#));
         let (xml, _) = render_clientaccesspolicy_xml(&odd);
-        assert!(
-            std::str::from_utf8(&xml)
-                .unwrap()
-                .contains(r#"uri="https://a&amp;b&apos;.example.com""#)
-        );
+        assert!(std::str::from_utf8(&xml).unwrap().contains(r#"uri="https://a&amp;b&apos;.example.com""#));
     }
 }

@@ -13,11 +13,7 @@ pub(super) enum PolicyOrigin<'a> {
     Any,
     /// `host` is lower-cased and may start with `*.`; `scheme` ("http" or "https") is `None`
     /// only for such a wildcard host.
-    Host {
-        scheme: Option<&'static str>,
-        host: String,
-        port: Option<&'a str>,
-    },
+    Host { scheme: Option<&'static str>, host: String, port: Option<&'a str> },
 }
 
 impl<'a> PolicyOrigin<'a> {
@@ -52,11 +48,7 @@ impl<'a> PolicyOrigin<'a> {
         if port.is_some_and(|port| port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit())) {
             return Err(NOT_AN_ORIGIN);
         }
-        Ok(PolicyOrigin::Host {
-            scheme,
-            host: host.to_ascii_lowercase(),
-            port,
-        })
+        Ok(PolicyOrigin::Host { scheme, host: host.to_ascii_lowercase(), port })
     }
 }
 
@@ -86,11 +78,7 @@ mod tests {
     use super::*;
 
     fn host(scheme: Option<&'static str>, host: &str, port: Option<&'static str>) -> PolicyOrigin<'static> {
-        PolicyOrigin::Host {
-            scheme,
-            host: host.to_owned(),
-            port,
-        }
+        PolicyOrigin::Host { scheme, host: host.to_owned(), port }
     }
 
     #[test]
@@ -98,10 +86,7 @@ mod tests {
         let cases: &[(&str, PolicyOrigin<'static>)] = &[
             ("*", PolicyOrigin::Any),
             ("https://www.example.com", host(Some("https"), "www.example.com", None)),
-            (
-                "HTTP://A.Example.com:8080",
-                host(Some("http"), "a.example.com", Some("8080")),
-            ),
+            ("HTTP://A.Example.com:8080", host(Some("http"), "a.example.com", Some("8080"))),
             ("https://*.example.com", host(Some("https"), "*.example.com", None)),
             ("*.example.com", host(None, "*.example.com", None)),
             ("http://[::1]:8080", host(Some("http"), "[::1]", Some("8080"))),

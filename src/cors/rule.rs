@@ -83,11 +83,7 @@ mod tests {
         let rule: CorsRule = serde_json::from_str(r#"{"allowed_origins":["*"],"allowed_methods":["GET"]}"#).unwrap();
         assert_eq!(
             rule,
-            CorsRule {
-                allowed_origins: vec!["*".into()],
-                allowed_methods: vec!["GET".into()],
-                ..CorsRule::default()
-            }
+            CorsRule { allowed_origins: vec!["*".into()], allowed_methods: vec!["GET".into()], ..CorsRule::default() }
         );
     }
 
@@ -105,19 +101,13 @@ mod tests {
             field: "allowed_origins",
             problem: "\"x\" is wrong".into(),
         };
-        assert_eq!(
-            error.to_string(),
-            "rule 2 (id \"web\"): allowed_origins: \"x\" is wrong"
-        );
+        assert_eq!(error.to_string(), "rule 2 (id \"web\"): allowed_origins: \"x\" is wrong");
         let error = CorsRulesError::Invalid {
             index: 0,
             id: None,
             field: "allowed_methods",
             problem: "at least one method is required".into(),
         };
-        assert_eq!(
-            error.to_string(),
-            "rule 0: allowed_methods: at least one method is required"
-        );
+        assert_eq!(error.to_string(), "rule 0: allowed_methods: at least one method is required");
     }
 }

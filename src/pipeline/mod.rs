@@ -45,7 +45,7 @@ pub struct App {
     cache_control: CacheControl,
     hsts: Option<HeaderValue>,
     boundary: Arc<str>,
-    readiness: Readiness,
+    readiness: Arc<Readiness>,
 }
 
 /// What the CORS step decided for a request.
@@ -73,7 +73,7 @@ impl App {
             cache_control,
             hsts: hsts_value(&config.tls),
             boundary: crate::plan::multipart::new_boundary().into(),
-            readiness: Readiness::default(),
+            readiness: Arc::default(),
         })
     }
 
@@ -90,9 +90,7 @@ impl App {
             response
         };
         if let Some(hsts) = &self.hsts {
-            response
-                .headers_mut()
-                .insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+            response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
         without_body_for_head(request, response)
     }
@@ -102,6 +100,11 @@ impl App {
         self.readiness.warm_up(self.store.as_ref()).await;
     }
 
+    /// The readiness state `/readyz` reports.
+    pub fn readiness(&self) -> Arc<Readiness> {
+        Arc::clone(&self.readiness)
+    }
+
     /// Reports not ready from now on: the server is draining.
     pub fn start_draining(&self) {
         self.readiness.start_draining();
@@ -109,10 +112,7 @@ impl App {
 
     /// Answers a request that arrived on the plain-HTTP listener.
     pub fn answer_plain_http(&self, request: &Parts, https_port: u16) -> Response<ResponseBody> {
-        let response = self
-            .plain_http
-            .answer(request, Some(https_port))
-            .unwrap_or_else(|e| refuse(e, request));
+        let response = self.plain_http.answer(request, Some(https_port)).unwrap_or_else(|e| refuse(e, request));
         without_body_for_head(request, response)
     }
 
@@ -166,29 +166,14 @@ impl App {
     async fn route(&self, request: &Parts) -> Result<Response<ResponseBody>, RequestError> {
         if request.method == Method::OPTIONS {
             let mut response = empty(StatusCode::OK);
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
             return Ok(response);
         }
         let head = request.method == Method::HEAD;
         if let Some(file) = self.static_files.get(request.uri.path()) {
-            let plan = plan(
-                &request.method,
-                &request.headers,
-                &file.meta.validators(),
-                file.meta.len,
-            );
+            let plan = plan(&request.method, &request.headers, &file.meta.validators(), file.meta.len);
             let source = Source::Static(file.bytes.clone());
-            return respond::object(
-                &file.meta,
-                plan,
-                head,
-                file.cache_control.clone(),
-                source,
-                &self.boundary,
-            )
-            .await;
+            return respond::object(&file.meta, plan, head, file.cache_control.clone(), source, &self.boundary).await;
         }
         let key = key_from_path(request.uri.path()).map_err(|e| match e {
             KeyError::Root => RequestError::NotFound,
@@ -197,11 +182,7 @@ impl App {
         let meta = self.store.head(&key).await?;
         let plan = plan(&request.method, &request.headers, &meta.validators(), meta.len);
         let cache_control = self.cache_control.for_key(&key);
-        let source = Source::Store {
-            store: Arc::clone(&self.store),
-            key,
-            meta: meta.clone(),
-        };
+        let source = Source::Store { store: Arc::clone(&self.store), key, meta: meta.clone() };
         respond::object(&meta, plan, head, cache_control, source, &self.boundary).await
     }
 }
@@ -225,10 +206,7 @@ fn check_method(request: &Parts) -> Result<(), RequestError> {
         return Err(RequestError::MethodNotAllowed);
     }
     let declares_body = request.headers.contains_key(header::TRANSFER_ENCODING)
-        || request
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0");
+        || request.headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
     if declares_body {
         return Err(RequestError::BodyNotAllowed);
     }
@@ -247,9 +225,7 @@ fn refuse(error: RequestError, request: &Parts) -> Response<ResponseBody> {
     let mut response = error.into_response();
     // A 405 with a pending body, like a refused body, leaves unread bytes on the connection.
     if status == StatusCode::METHOD_NOT_ALLOWED && request.headers.contains_key(header::CONTENT_LENGTH) {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }
@@ -267,17 +243,13 @@ fn without_body_for_head(request: &Parts, response: Response<ResponseBody>) -> R
 fn empty(status: StatusCode) -> Response<ResponseBody> {
     let mut response = Response::new(ResponseBody::Empty);
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+    response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0));
     response
 }
 
 /// Adds `name` to `Vary`, keeping whatever is there.
 fn append_vary(response: &mut Response<ResponseBody>, name: &'static str) {
-    response
-        .headers_mut()
-        .append(header::VARY, HeaderValue::from_static(name));
+    response.headers_mut().append(header::VARY, HeaderValue::from_static(name));
 }
 
 fn hsts_value(tls: &crate::config::TlsConfig) -> Option<HeaderValue> {

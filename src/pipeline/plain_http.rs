@@ -23,23 +23,19 @@ impl PlainHttpPolicy {
     /// Compiles `plain_http.mode` and `server.public_host`.
     pub fn new(loaded: &LoadedConfig) -> Result<Self, ConfigError> {
         let public_host = match &loaded.config.server.public_host {
-            Some(host) => Some(
-                host.parse::<Authority>()
-                    .ok()
-                    .filter(|a| a.as_str() == host && !host.contains('@'))
-                    .ok_or_else(|| {
+            Some(host) => {
+                Some(host.parse::<Authority>().ok().filter(|a| a.as_str() == host && !host.contains('@')).ok_or_else(
+                    || {
                         loaded.error(
                             "server.public_host",
                             "expected a host name with an optional port, like video.example.com",
                         )
-                    })?,
-            ),
+                    },
+                )?)
+            }
             None => None,
         };
-        Ok(Self {
-            mode: loaded.config.plain_http.mode,
-            public_host,
-        })
+        Ok(Self { mode: loaded.config.plain_http.mode, public_host })
     }
 
     /// Answers a request that came (or, as the CDN reports, was made) over plain HTTP.
@@ -102,29 +98,18 @@ mod tests {
 
     #[test]
     fn redirects_to_the_https_port_of_the_requested_host() {
-        let response = policy("")
-            .answer(
-                &request(Method::GET, "/a/b.m3u8?x=1", Some("localhost:8080")),
-                Some(8443),
-            )
-            .unwrap();
+        let response =
+            policy("").answer(&request(Method::GET, "/a/b.m3u8?x=1", Some("localhost:8080")), Some(8443)).unwrap();
         assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
-        assert_eq!(
-            response.headers()[header::LOCATION],
-            "https://localhost:8443/a/b.m3u8?x=1"
-        );
-        let response = policy("")
-            .answer(&request(Method::HEAD, "/a", Some("video.example.com")), Some(443))
-            .unwrap();
+        assert_eq!(response.headers()[header::LOCATION], "https://localhost:8443/a/b.m3u8?x=1");
+        let response = policy("").answer(&request(Method::HEAD, "/a", Some("video.example.com")), Some(443)).unwrap();
         assert_eq!(response.headers()[header::LOCATION], "https://video.example.com/a");
     }
 
     #[test]
     fn the_public_host_wins_over_the_request() {
         let policy = policy("[server]\npublic_host = \"video.example.com\"");
-        let response = policy
-            .answer(&request(Method::GET, "/a", Some("10.0.0.7:8080")), Some(8443))
-            .unwrap();
+        let response = policy.answer(&request(Method::GET, "/a", Some("10.0.0.7:8080")), Some(8443)).unwrap();
         assert_eq!(response.headers()[header::LOCATION], "https://video.example.com/a");
     }
 
@@ -135,10 +120,7 @@ mod tests {
             redirect.answer(&request(Method::POST, "/a", Some("h")), None),
             Err(RequestError::HttpsRequired)
         ));
-        assert!(matches!(
-            redirect.answer(&request(Method::GET, "/a", None), None),
-            Err(RequestError::MissingHost)
-        ));
+        assert!(matches!(redirect.answer(&request(Method::GET, "/a", None), None), Err(RequestError::MissingHost)));
         let reject = policy("[plain_http]\nmode = \"reject\"");
         assert!(matches!(
             reject.answer(&request(Method::GET, "/a", Some("h")), None),

@@ -69,20 +69,10 @@ pub async fn object(
             sized(body, StatusCode::OK, meta.len, meta.content_type.clone())
         }
         Plan::Single(range) => {
-            let body = if head {
-                ResponseBody::Empty
-            } else {
-                ResponseBody::stream(source.open(range).await?, range.len())
-            };
-            let mut response = sized(
-                body,
-                StatusCode::PARTIAL_CONTENT,
-                range.len(),
-                meta.content_type.clone(),
-            );
-            response
-                .headers_mut()
-                .insert(header::CONTENT_RANGE, range.content_range(meta.len));
+            let body =
+                if head { ResponseBody::Empty } else { ResponseBody::stream(source.open(range).await?, range.len()) };
+            let mut response = sized(body, StatusCode::PARTIAL_CONTENT, range.len(), meta.content_type.clone());
+            response.headers_mut().insert(header::CONTENT_RANGE, range.content_range(meta.len));
             response
         }
         Plan::Multi(ranges) => {

@@ -43,12 +43,7 @@ pub fn layout(ranges: &[ByteRange], total: u64, part_content_type: &HeaderValue,
     let content_length = parts.iter().map(|(h, r)| h.len() as u64 + r.len()).sum::<u64>() + trailer.len() as u64;
     let content_type =
         HeaderValue::try_from(format!("multipart/byteranges; boundary={boundary}")).expect("the boundary is a token");
-    MultipartLayout {
-        parts,
-        trailer,
-        content_length,
-        content_type,
-    }
+    MultipartLayout { parts, trailer, content_length, content_type }
 }
 
 /// A boundary random per process: `vod-origin-` and 24 hex digits.

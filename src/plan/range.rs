@@ -18,10 +18,8 @@ pub(super) fn plan_ranges(value: &HeaderValue, len: u64) -> Plan {
     let satisfiable: Vec<ByteRange> = requested.iter().filter_map(|r| resolve(*r, len)).collect();
     if satisfiable.is_empty() {
         // A positive suffix of an empty object selects all of nothing: answer it whole.
-        let empty_suffix = len == 0
-            && requested
-                .iter()
-                .any(|r| matches!(r, SyntacticallyCorrectRange::FromLast(n) if *n > 0));
+        let empty_suffix =
+            len == 0 && requested.iter().any(|r| matches!(r, SyntacticallyCorrectRange::FromLast(n) if *n > 0));
         return if empty_suffix { Plan::Full } else { Plan::Unsatisfiable };
     }
     let total: u64 = satisfiable.iter().map(ByteRange::len).fold(0, u64::saturating_add);
@@ -29,11 +27,7 @@ pub(super) fn plan_ranges(value: &HeaderValue, len: u64) -> Plan {
         return Plan::Full;
     }
     let mut ranges = coalesce(satisfiable);
-    if ranges.len() == 1 {
-        Plan::Single(ranges.remove(0))
-    } else {
-        Plan::Multi(ranges)
-    }
+    if ranges.len() == 1 { Plan::Single(ranges.remove(0)) } else { Plan::Multi(ranges) }
 }
 
 /// One range-spec against the length; `None` when it selects nothing.
@@ -109,13 +103,9 @@ mod tests {
 
     #[test]
     fn more_than_max_ranges_get_the_whole_object() {
-        let specs: Vec<String> = (0..=MAX_RANGES as u64)
-            .map(|i| format!("{}-{}", i * 10, i * 10))
-            .collect();
+        let specs: Vec<String> = (0..=MAX_RANGES as u64).map(|i| format!("{}-{}", i * 10, i * 10)).collect();
         assert_eq!(run(&format!("bytes={}", specs.join(",")), 1000), Plan::Full);
-        let specs: Vec<String> = (0..MAX_RANGES as u64)
-            .map(|i| format!("{}-{}", i * 10, i * 10))
-            .collect();
+        let specs: Vec<String> = (0..MAX_RANGES as u64).map(|i| format!("{}-{}", i * 10, i * 10)).collect();
         assert!(matches!(run(&format!("bytes={}", specs.join(",")), 1000), Plan::Multi(v) if v.len() == MAX_RANGES));
     }
 

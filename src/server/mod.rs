@@ -73,12 +73,7 @@ impl Server {
             https_port,
             connections: Arc::new(Semaphore::new(config.server.max_connections.max(1))),
         };
-        Ok(Self {
-            https,
-            plain,
-            shared: Arc::new(shared),
-            drain_timeout: config.server.drain_timeout,
-        })
+        Ok(Self { https, plain, shared: Arc::new(shared), drain_timeout: config.server.drain_timeout })
     }
 
     /// The HTTPS listener's address.
@@ -86,11 +81,14 @@ impl Server {
         self.https.local_addr().expect("a bound listener has an address")
     }
 
+    /// The readiness `/readyz` reports, for callers that want to await it.
+    pub fn readiness(&self) -> Arc<crate::pipeline::Readiness> {
+        self.shared.app.readiness()
+    }
+
     /// The plain-HTTP listener's address, when there is one.
     pub fn plain_addr(&self) -> Option<SocketAddr> {
-        self.plain
-            .as_ref()
-            .map(|l| l.local_addr().expect("a bound listener has an address"))
+        self.plain.as_ref().map(|l| l.local_addr().expect("a bound listener has an address"))
     }
 
     /// Serves until `shutdown` resolves, then drains: no new connections, in-flight responses get
@@ -127,10 +125,7 @@ impl Server {
         drop(self.https);
         drop(self.plain);
         tracing::info!("draining connections");
-        if tokio::time::timeout(self.drain_timeout, graceful.shutdown())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(self.drain_timeout, graceful.shutdown()).await.is_err() {
             tracing::warn!(timeout = ?self.drain_timeout, "drain deadline passed; closing the remaining connections");
         }
     }
@@ -164,9 +159,7 @@ async fn accept_optional(listener: Option<&TcpListener>, connections: &Arc<Semap
 }
 
 async fn bind_listener(loaded: &LoadedConfig, key: &str, addr: SocketAddr) -> Result<TcpListener, ConfigError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| loaded.error(key, format!("cannot listen on {addr}: {e}")))
+    TcpListener::bind(addr).await.map_err(|e| loaded.error(key, format!("cannot listen on {addr}: {e}")))
 }
 
 fn http_builder(loaded: &LoadedConfig) -> auto::Builder<TokioExecutor> {

@@ -32,9 +32,7 @@ pub struct LocalStore {
 impl LocalStore {
     /// Serves `root`, which must exist. The root is resolved once so symlinks cannot lead outside it.
     pub fn new(root: &Path) -> std::io::Result<Self> {
-        Ok(Self {
-            root: root.canonicalize()?,
-        })
+        Ok(Self { root: root.canonicalize()? })
     }
 
     /// The resolved directory served.
@@ -71,12 +69,7 @@ fn meta_of(file: &std::fs::Metadata, key: &ObjectKey) -> Result<ObjectMeta, Stor
     }
     let modified = file.modified()?;
     let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let etag = format!(
-        "\"{:x}{:08x}-{:x}\"",
-        since_epoch.as_secs(),
-        since_epoch.subsec_nanos(),
-        file.len()
-    );
+    let etag = format!("\"{:x}{:08x}-{:x}\"", since_epoch.as_secs(), since_epoch.subsec_nanos(), file.len());
     Ok(ObjectMeta {
         len: file.len(),
         etag: HeaderValue::try_from(etag).expect("hex digits are a valid header value"),
@@ -150,9 +143,7 @@ fn read_chunk(file: &File, offset: u64, len: usize) -> Result<Bytes, StoreError>
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|join| Err(StoreError::Io(std::io::Error::other(join))))
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|join| Err(StoreError::Io(std::io::Error::other(join))))
 }
 
 #[cfg(test)]
@@ -182,13 +173,7 @@ mod tests {
         assert_eq!(meta.len, content.len() as u64);
         assert_eq!(meta.content_type, "video/mp4");
         let range = ByteRange::new(5, content.len() as u64 - 3).unwrap();
-        let chunks: Vec<Bytes> = store
-            .get(&key, &meta, range)
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
+        let chunks: Vec<Bytes> = store.get(&key, &meta, range).await.unwrap().try_collect().await.unwrap();
         assert!(chunks.iter().all(|c| c.len() <= CHUNK_BYTES));
         assert_eq!(chunks.concat(), &content[5..content.len() - 3]);
     }

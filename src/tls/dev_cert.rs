@@ -58,15 +58,9 @@ pub fn ensure(dir: &Path) -> Result<DevCertPaths, String> {
         write_file(&paths.ca, ca.pem().as_bytes(), 0o644)?;
     }
     let server_key = KeyPair::generate().map_err(|e| e.to_string())?;
-    let server = server_params()?
-        .signed_by(&server_key, &ca, &ca_key)
-        .map_err(|e| e.to_string())?;
+    let server = server_params()?.signed_by(&server_key, &ca, &ca_key).map_err(|e| e.to_string())?;
     write_file(&paths.server_key, server_key.serialize_pem().as_bytes(), 0o600)?;
-    write_file(
-        &paths.server_chain,
-        format!("{}{}", server.pem(), ca.pem()).as_bytes(),
-        0o644,
-    )?;
+    write_file(&paths.server_chain, format!("{}{}", server.pem(), ca.pem()).as_bytes(), 0o644)?;
     tracing::info!(
         ca = %paths.ca.display(),
         "made a development certificate for localhost; trust it with: curl --cacert {}",
@@ -76,9 +70,7 @@ pub fn ensure(dir: &Path) -> Result<DevCertPaths, String> {
 }
 
 fn is_fresh(path: &Path) -> bool {
-    let age = fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map(|t| SystemTime::now().duration_since(t));
+    let age = fs::metadata(path).and_then(|m| m.modified()).map(|t| SystemTime::now().duration_since(t));
     matches!(age, Ok(Ok(age)) if age < REISSUE_AFTER)
 }
 
@@ -127,6 +119,5 @@ fn write_file(path: &Path, content: &[u8], mode: u32) -> Result<(), String> {
         .mode(mode)
         .open(path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    file.write_all(content)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    file.write_all(content).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

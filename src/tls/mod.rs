@@ -88,10 +88,6 @@ mod tests {
         assert_eq!(config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
         let ca = std::fs::read(dir.path().join(dev_cert::CA_FILE)).unwrap();
         server_config(&loaded).unwrap();
-        assert_eq!(
-            std::fs::read(dir.path().join(dev_cert::CA_FILE)).unwrap(),
-            ca,
-            "the CA is reused"
-        );
+        assert_eq!(std::fs::read(dir.path().join(dev_cert::CA_FILE)).unwrap(), ca, "the CA is reused");
     }
 }

@@ -1,9 +1,9 @@
 //! A fault-injecting HTTP/1.1 proxy between the origin and the S3 server.
 //!
-//! Each new connection takes the next connection fault (refuse, reset, hang); each GET takes the
-//! next body fault (cut after N body bytes, optionally pausing there until released, or delay
-//! the response). Everything else passes through unchanged, so the faults land exactly where a
-//! test wants them.
+//! An outage (refuse, reset, hang) applies to every connection and request while it is set, so
+//! it holds whatever the client's pool and retries do; each GET takes the next queued body fault
+//! (cut after N body bytes, optionally pausing there until released, or delay the response).
+//! Everything else passes through unchanged, so the faults land exactly where a test wants them.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -17,14 +17,14 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-/// What happens to a new connection.
-#[derive(Debug, Clone, Copy)]
-pub enum ConnectionFault {
-    /// Closed at once, nothing read.
+/// S3 down, in one of its forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// Connections are closed at once; requests on open ones get no answer and a close.
     Refuse,
-    /// Reset (RST) at once.
+    /// Connections are reset at once; requests on open ones get no answer and a close.
     Reset,
-    /// Accepted and never answered.
+    /// Nothing is ever answered.
     Hang,
 }
 
@@ -41,7 +41,7 @@ pub enum BodyFault {
 
 #[derive(Default)]
 struct Plan {
-    connections: VecDeque<ConnectionFault>,
+    outage: Option<Outage>,
     bodies: VecDeque<BodyFault>,
 }
 
@@ -80,31 +80,25 @@ impl FaultProxy {
                 tokio::spawn(shared.clone().connection(socket));
             }
         });
-        Self {
-            addr,
-            plan,
-            log,
-            open_bodies,
-            body_closed,
-            task,
-        }
+        Self { addr, plan, log, open_bodies, body_closed, task }
     }
 
-    pub fn fail_connection(&self, fault: ConnectionFault) {
-        self.plan.lock().unwrap().connections.push_back(fault);
+    /// Starts (or, with `None`, ends) an outage.
+    pub fn set_outage(&self, outage: Option<Outage>) {
+        self.plan.lock().unwrap().outage = outage;
     }
 
     pub fn fail_body(&self, fault: BodyFault) {
         self.plan.lock().unwrap().bodies.push_back(fault);
     }
 
+    /// Forgets the faults not yet used.
+    pub fn clear(&self) {
+        *self.plan.lock().unwrap() = Plan::default();
+    }
+
     pub fn gets(&self) -> usize {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.starts_with("GET "))
-            .count()
+        self.log.lock().unwrap().iter().filter(|l| l.starts_with("GET ")).count()
     }
 }
 
@@ -123,14 +117,15 @@ struct Shared {
     body_closed: Arc<Notify>,
 }
 
-type ProxyBody = http_body_util::combinators::BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+type ProxyBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 
 impl Shared {
     async fn connection(self, socket: TcpStream) {
-        let fault = self.plan.lock().unwrap().connections.pop_front();
-        match fault {
-            Some(ConnectionFault::Refuse) => return drop(socket),
-            Some(ConnectionFault::Reset) => {
+        let outage = self.plan.lock().unwrap().outage;
+        match outage {
+            Some(Outage::Refuse) => return drop(socket),
+            Some(Outage::Reset) => {
                 // SO_LINGER 0 turns the close into a reset. Setting it through the std socket:
                 // tokio deprecates its setter because lingering blocks on drop, which a zero
                 // timeout does not.
@@ -139,7 +134,7 @@ impl Shared {
                 }
                 return;
             }
-            Some(ConnectionFault::Hang) => {
+            Some(Outage::Hang) => {
                 // Hold the socket open without answering until the peer gives up.
                 let mut socket = socket;
                 let mut sink = tokio::io::sink();
@@ -161,27 +156,25 @@ impl Shared {
             let sender = sender.clone();
             async move { this.forward(request, sender).await }
         });
-        let _ = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(socket), service)
-            .await;
+        let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), service).await;
     }
 
     async fn forward(
         self,
         request: hyper::Request<Incoming>,
         sender: Arc<tokio::sync::Mutex<hyper::client::conn::http1::SendRequest<Incoming>>>,
-    ) -> Result<hyper::Response<ProxyBody>, hyper::Error> {
+    ) -> Result<hyper::Response<ProxyBody>, std::io::Error> {
         let is_get = request.method() == hyper::Method::GET;
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("{} {}", request.method(), request.uri()));
-        let fault = if is_get {
-            self.plan.lock().unwrap().bodies.pop_front()
-        } else {
-            None
-        };
-        let response = sender.lock().await.send_request(request).await?;
+        self.log.lock().unwrap().push(format!("{} {}", request.method(), request.uri()));
+        let outage = self.plan.lock().unwrap().outage;
+        match outage {
+            // An error from the service makes hyper close the connection without an answer.
+            Some(Outage::Refuse | Outage::Reset) => return Err(std::io::Error::other("injected outage")),
+            Some(Outage::Hang) => std::future::pending::<()>().await,
+            None => {}
+        }
+        let fault = if is_get { self.plan.lock().unwrap().bodies.pop_front() } else { None };
+        let response = sender.lock().await.send_request(request).await.map_err(std::io::Error::other)?;
         if let Some(BodyFault::Delay(delay)) = &fault {
             tokio::time::sleep(*delay).await;
         }

@@ -49,9 +49,7 @@ impl TestCa {
         let dir = tempfile::tempdir().unwrap();
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::default();
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "vod-origin test CA");
+        ca_params.distinguished_name.push(DnType::CommonName, "vod-origin test CA");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let ca = ca_params.self_signed(&ca_key).unwrap();
         let server_key = KeyPair::generate().unwrap();
@@ -61,12 +59,7 @@ impl TestCa {
         let key = dir.path().join("key.pem");
         std::fs::write(&chain, format!("{}{}", server.pem(), ca.pem())).unwrap();
         std::fs::write(&key, server_key.serialize_pem()).unwrap();
-        Self {
-            ca_der: ca.der().clone(),
-            chain,
-            key,
-            dir,
-        }
+        Self { ca_der: ca.der().clone(), chain, key, dir }
     }
 
     pub fn client_config(&self, alpn: &[&[u8]]) -> rustls::ClientConfig {
@@ -90,6 +83,7 @@ pub struct Origin {
     pub ca: TestCa,
     /// The S3 server behind the origin, for the S3 backend.
     pub s3: Option<s3::S3Server>,
+    readiness: Arc<vod_origin::pipeline::Readiness>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -121,9 +115,7 @@ impl Origin {
         let ca = TestCa::new();
         let mut config = base_config(&ca, root);
         adjust(&mut config);
-        let server = Server::bind(&LoadedConfig::from_config(config))
-            .await
-            .expect("server binds");
+        let server = Server::bind(&LoadedConfig::from_config(config)).await.expect("server binds");
         Self::launch(server, ca, None)
     }
 
@@ -159,29 +151,31 @@ impl Origin {
         config.storage.s3.bucket = Some(s3::BUCKET.into());
         adjust(&mut config);
         let loaded = LoadedConfig::from_config(config);
-        let store = vod_origin::store::S3Store::new(&loaded, Some(credentials))
-            .await
-            .expect("S3 store");
-        let server = Server::bind_with_store(&loaded, Arc::new(store))
-            .await
-            .expect("server binds");
+        let store = vod_origin::store::S3Store::new(&loaded, Some(credentials)).await.expect("S3 store");
+        let server = Server::bind_with_store(&loaded, Arc::new(store)).await.expect("server binds");
         Self::launch(server, ca, Some(s3))
     }
 
     fn launch(server: Server, ca: TestCa, s3: Option<s3::S3Server>) -> Self {
+        // `RUST_LOG=vod_origin=debug cargo test ...` shows the origin's log beside a failure.
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_test_writer()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .try_init();
+        }
         let (https, plain) = (server.https_addr(), server.plain_addr());
+        let readiness = server.readiness();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(server.run(async move {
             let _ = rx.await;
         }));
-        Self {
-            https,
-            plain,
-            ca,
-            s3,
-            shutdown: Some(tx),
-            task: Some(task),
-        }
+        Self { https, plain, ca, s3, readiness, shutdown: Some(tx), task: Some(task) }
+    }
+
+    /// Resolves once the store has answered the warm-up call.
+    pub async fn wait_ready(&self) {
+        self.readiness.store_answered().await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -210,10 +204,7 @@ impl Origin {
     pub async fn raw(&self, request: &[u8]) -> RawResponse {
         let connector = tokio_rustls::TlsConnector::from(Arc::new(self.ca.client_config(&[b"http/1.1"])));
         let tcp = tokio::net::TcpStream::connect(self.https).await.unwrap();
-        let mut tls = connector
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .unwrap();
+        let mut tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
         tls.write_all(request).await.unwrap();
         let mut bytes = Vec::new();
         // The server closes after a `Connection: close` request or a refused body; a reset after
@@ -251,17 +242,10 @@ pub struct RawResponse {
 
 impl RawResponse {
     fn parse(bytes: Vec<u8>) -> Self {
-        let split = bytes
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a complete response head");
+        let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
         let head = String::from_utf8(bytes[..split].to_vec()).unwrap();
         let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        Self {
-            status,
-            head,
-            body: bytes[split + 4..].to_vec(),
-        }
+        Self { status, head, body: bytes[split + 4..].to_vec() }
     }
 
     /// The first value of a header, by case-insensitive name.

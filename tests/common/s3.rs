@@ -39,9 +39,7 @@ impl S3Server {
                 let Ok((socket, _)) = listener.accept().await else {
                     continue;
                 };
-                let connection = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
-                    .into_owned();
+                let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
                 tokio::spawn(async move {
                     let _ = connection.await;
                 });
@@ -54,24 +52,12 @@ impl S3Server {
             .force_path_style(true)
             .credentials_provider(credentials())
             .build();
-        Self {
-            addr,
-            client: aws_sdk_s3::Client::from_conf(config),
-            _dir: dir,
-            task,
-        }
+        Self { addr, client: aws_sdk_s3::Client::from_conf(config), _dir: dir, task }
     }
 
     pub async fn put(&self, key: &str, bytes: Vec<u8>) -> String {
-        let output = self
-            .client
-            .put_object()
-            .bucket(BUCKET)
-            .key(key)
-            .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .unwrap();
+        let output =
+            self.client.put_object().bucket(BUCKET).key(key).body(ByteStream::from(bytes)).send().await.unwrap();
         output.e_tag().unwrap().to_string()
     }
 

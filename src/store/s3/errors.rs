@@ -47,6 +47,9 @@ where
             let message = service.err().message().unwrap_or("-");
             if store_error.status().is_server_error() {
                 tracing::warn!(operation, bucket, key, status, code, message, request_id, "S3 error");
+            } else if status == 403 {
+                // Worth seeing: a wrong credential or policy shows up as this on HeadObject.
+                tracing::info!(operation, bucket, key, status, code, request_id, "S3 denied access");
             } else {
                 tracing::debug!(operation, bucket, key, status, code, request_id, "S3 refusal");
             }
@@ -68,9 +71,9 @@ fn by_code(code: &str, status: u16, access_denied: AccessDeniedAs) -> StoreError
             AccessDeniedAs::Forbidden => StoreError::Forbidden,
         },
         ("PreconditionFailed" | "InvalidRange", _) | (_, 412 | 416) => StoreError::Changed,
-        ("SlowDown" | "ServiceUnavailable" | "RequestLimitExceeded", _) | (_, 503) => StoreError::Unavailable {
-            retry_after_secs: RETRY_AFTER_SECS,
-        },
+        ("SlowDown" | "ServiceUnavailable" | "RequestLimitExceeded", _) | (_, 503) => {
+            StoreError::Unavailable { retry_after_secs: RETRY_AFTER_SECS }
+        }
         // NoSuchBucket, InvalidAccessKeyId, SignatureDoesNotMatch, 500s: the origin's setup or
         // S3 is at fault, not the client.
         _ => StoreError::Upstream(format!("S3 answered {status} {code}")),
@@ -97,11 +100,7 @@ mod tests {
             ("InternalError", 500, AccessDeniedAs::NotFound, 502),
         ];
         for (code, status, denied, expected) in cases {
-            assert_eq!(
-                by_code(code, status, denied).status().as_u16(),
-                expected,
-                "{code} {status}"
-            );
+            assert_eq!(by_code(code, status, denied).status().as_u16(), expected, "{code} {status}");
         }
     }
 }

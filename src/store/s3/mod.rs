@@ -69,9 +69,7 @@ impl S3Store {
             )
             .retry_config(RetryConfig::standard().with_max_attempts(s3.max_attempts.max(1)))
             .stalled_stream_protection(
-                StalledStreamProtectionConfig::enabled()
-                    .grace_period(s3.stalled_stream_grace)
-                    .build(),
+                StalledStreamProtectionConfig::enabled().grace_period(s3.stalled_stream_grace).build(),
             );
         if let Some(region) = &s3.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
@@ -85,9 +83,7 @@ impl S3Store {
         }
         let mut config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(s3.force_path_style);
         if let Some(endpoint) = &s3.endpoint {
-            let uri: http::Uri = endpoint
-                .parse()
-                .map_err(|_| loaded.error("storage.s3.endpoint", "not a URL"))?;
+            let uri: http::Uri = endpoint.parse().map_err(|_| loaded.error("storage.s3.endpoint", "not a URL"))?;
             if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
                 return Err(loaded.error("storage.s3.endpoint", "expected http://host:port or https://host"));
             }
@@ -111,29 +107,17 @@ impl Inner {
 
     async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta, StoreError> {
         let (bucket, s3_key) = self.locate(key)?;
-        let context = Context {
-            operation: "HeadObject",
-            bucket: &bucket,
-            key: &s3_key,
-        };
+        let context = Context { operation: "HeadObject", bucket: &bucket, key: &s3_key };
         let output = self.client.head_object().bucket(&bucket).key(&s3_key).send().await;
         let output = output.map_err(|e| classify(&e, self.access_denied, context))?;
         let invalid = |what: &str| {
             tracing::warn!(bucket, key = s3_key, "HeadObject answer without a usable {what}");
             StoreError::Upstream(format!("HeadObject without {what}"))
         };
-        let len = output
-            .content_length()
-            .and_then(|l| u64::try_from(l).ok())
-            .ok_or_else(|| invalid("length"))?;
-        let etag = output
-            .e_tag()
-            .filter(|t| t.starts_with('"'))
-            .ok_or_else(|| invalid("strong ETag"))?;
-        let last_modified = output
-            .last_modified()
-            .and_then(|t| SystemTime::try_from(*t).ok())
-            .ok_or_else(|| invalid("date"))?;
+        let len = output.content_length().and_then(|l| u64::try_from(l).ok()).ok_or_else(|| invalid("length"))?;
+        let etag = output.e_tag().filter(|t| t.starts_with('"')).ok_or_else(|| invalid("strong ETag"))?;
+        let last_modified =
+            output.last_modified().and_then(|t| SystemTime::try_from(*t).ok()).ok_or_else(|| invalid("date"))?;
         let content_type = match output.content_type() {
             Some(reported) if !media_type::is_generic(reported) => HeaderValue::try_from(reported).ok(),
             _ => None,
@@ -148,11 +132,7 @@ impl Inner {
 
     /// Opens a ranged GET of exactly the version `target.etag` names.
     async fn open(&self, target: &Target, range: ByteRange) -> Result<aws_sdk_s3::primitives::ByteStream, StoreError> {
-        let context = Context {
-            operation: "GetObject",
-            bucket: &target.bucket,
-            key: &target.key,
-        };
+        let context = Context { operation: "GetObject", bucket: &target.bucket, key: &target.key };
         let output = self
             .client
             .get_object()
@@ -205,20 +185,11 @@ impl ObjectStore for S3Store {
         Box::pin(async move {
             for mount in self.inner.mounts.all() {
                 let probe = format!("{}.vod-origin-readiness-probe", mount.prefix);
-                let context = Context {
-                    operation: "HeadObject",
-                    bucket: &mount.bucket,
-                    key: &probe,
-                };
-                match self
-                    .inner
-                    .client
-                    .head_object()
-                    .bucket(&mount.bucket)
-                    .key(&probe)
-                    .send()
-                    .await
-                {
+                let context = Context { operation: "GetObject", bucket: &mount.bucket, key: &probe };
+                // GetObject rather than HeadObject: its errors carry a code, so a bad signature
+                // or a missing bucket is told apart from a missing key.
+                let request = self.inner.client.get_object().bucket(&mount.bucket).key(&probe).range("bytes=0-0");
+                match request.send().await {
                     Ok(_) => {}
                     // A missing (or, without ListBucket, denied) probe key proves that S3 is
                     // reachable and that our credentials are accepted.

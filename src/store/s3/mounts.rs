@@ -36,32 +36,21 @@ impl Mounts {
         let s3 = &loaded.config.storage.s3;
         let mut mounts = Vec::new();
         if let Some(bucket) = &s3.bucket {
-            mounts.push(S3Mount {
-                path: "/".into(),
-                bucket: bucket.clone(),
-                prefix: s3.prefix.clone(),
-            });
+            mounts.push(S3Mount { path: "/".into(), bucket: bucket.clone(), prefix: s3.prefix.clone() });
         } else if !s3.prefix.is_empty() {
-            return Err(loaded.error(
-                "storage.s3.prefix",
-                "set storage.s3.bucket too, or use storage.s3.mounts",
-            ));
+            return Err(loaded.error("storage.s3.prefix", "set storage.s3.bucket too, or use storage.s3.mounts"));
         }
         mounts.extend(s3.mounts.iter().cloned());
         if mounts.is_empty() {
-            return Err(loaded.error(
-                "storage.s3.bucket",
-                "set a bucket, or at least one [[storage.s3.mounts]]",
-            ));
+            return Err(loaded.error("storage.s3.bucket", "set a bucket, or at least one [[storage.s3.mounts]]"));
         }
         let mut table = Vec::with_capacity(mounts.len());
         for (i, mount) in mounts.iter().enumerate() {
             let mount = compile(mount).map_err(|reason| loaded.error(&format!("storage.s3.mounts.{i}"), reason))?;
             if table.iter().any(|m: &Mount| m.path == mount.path) {
-                return Err(loaded.error(
-                    &format!("storage.s3.mounts.{i}"),
-                    format!("path /{} is mounted twice", mount.path),
-                ));
+                return Err(
+                    loaded.error(&format!("storage.s3.mounts.{i}"), format!("path /{} is mounted twice", mount.path))
+                );
             }
             table.push(mount);
         }
@@ -82,10 +71,7 @@ impl Mounts {
             } else {
                 key.as_str().strip_prefix(mount.path.as_str())?.strip_prefix('/')?
             };
-            Some(Location {
-                bucket: &mount.bucket,
-                key: format!("{}{rest}", mount.prefix),
-            })
+            Some(Location { bucket: &mount.bucket, key: format!("{}{rest}", mount.prefix) })
         })
     }
 }
@@ -102,11 +88,7 @@ fn compile(mount: &S3Mount) -> Result<Mount, String> {
             key.as_str().to_owned()
         }
     };
-    Ok(Mount {
-        path,
-        bucket: mount.bucket.clone(),
-        prefix: mount.prefix.clone(),
-    })
+    Ok(Mount { path, bucket: mount.bucket.clone(), prefix: mount.prefix.clone() })
 }
 
 #[cfg(test)]
@@ -147,10 +129,7 @@ mod tests {
     #[test]
     fn bad_mounts_are_named() {
         assert_eq!(mounts("").unwrap_err().key, "storage.s3.bucket");
-        assert_eq!(
-            mounts("[storage.s3]\nprefix = \"p/\"").unwrap_err().key,
-            "storage.s3.prefix"
-        );
+        assert_eq!(mounts("[storage.s3]\nprefix = \"p/\"").unwrap_err().key, "storage.s3.prefix");
         let error = mounts("[[storage.s3.mounts]]\npath = \"/../x\"\nbucket = \"A\"\n").unwrap_err();
         assert_eq!(error.key, "storage.s3.mounts.0");
         let error =
