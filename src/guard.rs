@@ -42,6 +42,11 @@ impl Guard {
         let access = &loaded.config.access;
         let header = HeaderName::try_from(access.header.as_str())
             .map_err(|_| loaded.error("access.header", "not a valid header name"))?;
+        if access.required && access.secrets.is_empty() {
+            return Err(
+                loaded.error("access.secrets", "empty while access.required = true: set VOD_ORIGIN_ACCESS__SECRETS")
+            );
+        }
         let mut secret_digests = Vec::with_capacity(access.secrets.len());
         for (i, secret) in access.secrets.iter().enumerate() {
             if secret.expose().len() < MIN_SECRET_LEN {
@@ -148,6 +153,13 @@ mod tests {
             Guard::new(&LoadedConfig::from_toml("[access]\nsecrets = [\"a-long-enough-secret\", \"\"]").unwrap())
                 .unwrap_err();
         assert_eq!(error.key, "access.secrets.1");
+    }
+
+    #[test]
+    fn a_required_secret_must_be_set() {
+        let error = Guard::new(&LoadedConfig::from_toml("[access]\nrequired = true").unwrap()).unwrap_err();
+        assert_eq!(error.key, "access.secrets");
+        assert!(guard("[access]\nrequired = true\nsecrets = [\"a-long-enough-secret\"]").requires_secret());
     }
 
     #[test]

@@ -30,14 +30,31 @@ fn config_files() -> Vec<PathBuf> {
 #[test]
 fn every_shipped_configuration_checks() {
     let files = config_files();
-    assert!(!files.is_empty());
+    assert!(files.len() >= 3);
+    // What a deployment supplies from outside the file: the certificate files and the secret.
+    let dir = tempfile::tempdir().unwrap();
+    let certs = vod_origin::tls::dev_cert::ensure(dir.path()).unwrap();
+    let deployment = [
+        ("VOD_ORIGIN_TLS__CERT_CHAIN", certs.server_chain.to_str().unwrap()),
+        ("VOD_ORIGIN_TLS__PRIVATE_KEY", certs.server_key.to_str().unwrap()),
+        ("VOD_ORIGIN_ACCESS__SECRETS", "[\"a-secret-from-secrets-manager\"]"),
+    ];
     for file in files {
-        let output = vod_origin(&["check-config", "--config", file.to_str().unwrap()], &[]);
+        let output = vod_origin(&["check-config", "--config", file.to_str().unwrap()], &deployment);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{}: {stderr}", file.display());
         let printed = String::from_utf8(output.stdout).unwrap();
         assert!(printed.contains("[server]"), "{printed}");
     }
+}
+
+#[test]
+fn production_refuses_to_start_without_a_secret() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/production.toml");
+    let output = vod_origin(&["check-config", "--config", file.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`access.secrets`"), "{stderr}");
 }
 
 #[test]

@@ -140,6 +140,8 @@ impl Default for PlainHttpConfig {
 pub struct AccessConfig {
     /// The header the CDN adds to every origin request.
     pub header: String,
+    /// Refuse to start without a secret (production configurations set this).
+    pub required: bool,
     /// Accepted values of that header; several at once during a rotation. Empty: no check.
     pub secrets: Vec<Secret>,
     /// Peer networks allowed to connect; empty allows every peer.
@@ -148,7 +150,7 @@ pub struct AccessConfig {
 
 impl Default for AccessConfig {
     fn default() -> Self {
-        Self { header: "X-Origin-Verify".into(), secrets: Vec::new(), allowed_cidrs: Vec::new() }
+        Self { header: "X-Origin-Verify".into(), required: false, secrets: Vec::new(), allowed_cidrs: Vec::new() }
     }
 }
 

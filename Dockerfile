@@ -1,0 +1,22 @@
+# vod-origin: build with the Rust toolchain, run on a slim Debian with CA certificates (for S3).
+#   docker build -t vod-origin .
+#   docker run -p 8443:8443 -e VOD_ORIGIN_SERVER__LISTEN=0.0.0.0:8443 vod-origin
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin vod-origin
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /var/lib/vod-origin --create-home vod
+COPY --from=build /src/target/release/vod-origin /usr/local/bin/vod-origin
+COPY config/ /etc/vod-origin/
+COPY media/ /var/lib/vod-origin/media/
+WORKDIR /var/lib/vod-origin
+USER vod
+EXPOSE 8443 8080
+# SIGTERM starts a graceful drain (server.drain_timeout); keep ECS's stopTimeout above it.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/vod-origin"]
