@@ -55,6 +55,10 @@ pub struct ServerConfig {
     /// Time a client has to send a request's headers (HTTP/1.1), idle keep-alive included.
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed (HTTP/2 included). Keep
+    /// it above the CDN's origin keep-alive timeout (CloudFront: 5 s by default, 60 s at most).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// Time in-flight responses get to finish on shutdown before connections are closed.
     #[serde(with = "humantime_serde")]
     pub drain_timeout: Duration,
@@ -71,6 +75,7 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(75),
             drain_timeout: Duration::from_secs(30),
             h2_max_concurrent_streams: 128,
         }

@@ -1,6 +1,6 @@
 //! One connection's life: TLS handshake under a deadline, then HTTP/1.1 or HTTP/2 until the
-//! client leaves or shutdown drains it. Runs in the connection's own task, so a slow handshake
-//! never holds up the accept loop.
+//! client leaves, the connection idles out, or shutdown drains it. Runs in the connection's own
+//! task, so a slow handshake never holds up the accept loop.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -9,49 +9,87 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::Watcher;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 
 use super::Shared;
-use crate::body::ResponseBody;
+use super::idle::{Activity, Tracked};
+use super::linger::Lingering;
 
-/// Serves one connection of the HTTPS listener.
-pub(super) async fn serve_tls(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, watcher: Watcher) {
-    let tls = match tokio::time::timeout(shared.handshake_timeout, shared.tls.accept(stream)).await {
-        Ok(Ok(tls)) => tls,
-        // A failed handshake is the client's problem (plain text on the TLS port, an old
-        // protocol, a scanner): note it and close.
-        Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
-        Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
-    };
-    let service_shared = Arc::clone(&shared);
-    let service = service_fn(move |request: http::Request<Incoming>| {
-        let shared = Arc::clone(&service_shared);
-        async move {
-            // The body is never read: the pipeline refuses requests that declare one.
-            let (parts, _body) = request.into_parts();
-            Ok::<_, Infallible>(shared.app.handle(&parts, peer.ip()).await)
+/// Which listener a connection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Listener {
+    Https,
+    PlainHttp,
+}
+
+/// Serves one accepted connection until it ends or `shutdown` drains it.
+pub(super) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: Listener,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
+    let stream = Lingering::new(stream);
+    match listener {
+        Listener::PlainHttp => http(stream, peer, listener, shared, shutdown).await,
+        Listener::Https => {
+            let tls = match tokio::time::timeout(shared.handshake_timeout, shared.tls.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                // A failed handshake is the client's problem (plain text on the TLS port, an old
+                // protocol, a scanner): note it and close.
+                Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
+                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+            };
+            http(tls, peer, listener, shared, shutdown).await;
         }
-    });
-    let connection = shared.http.serve_connection(TokioIo::new(tls), service);
-    if let Err(error) = watcher.watch(connection.into_owned()).await {
-        tracing::debug!(%peer, %error, "connection ended with an error");
     }
 }
 
-/// Serves one connection of the plain-HTTP listener: every request gets the plain-HTTP policy.
-pub(super) async fn serve_plain(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, watcher: Watcher) {
-    let service_shared = Arc::clone(&shared);
-    let service = service_fn(move |request: http::Request<Incoming>| {
-        let shared = Arc::clone(&service_shared);
-        async move {
-            let (parts, _body) = request.into_parts();
-            let response = shared.app.answer_plain_http(&parts, shared.https_port);
-            Ok::<http::Response<ResponseBody>, Infallible>(response)
+async fn http<I>(io: I, peer: SocketAddr, listener: Listener, shared: Arc<Shared>, shutdown: CancellationToken)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Activity::default();
+    let service = {
+        let (shared, activity) = (Arc::clone(&shared), activity.clone());
+        service_fn(move |request: http::Request<Incoming>| {
+            let (shared, guard) = (Arc::clone(&shared), activity.begin());
+            async move {
+                // The body is never read: the pipeline refuses requests that declare one.
+                let (parts, _body) = request.into_parts();
+                let response = match listener {
+                    Listener::Https => shared.app.handle(&parts, peer.ip()).await,
+                    Listener::PlainHttp => shared.app.answer_plain_http(&parts, shared.https_port),
+                };
+                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, guard)))
+            }
+        })
+    };
+    let connection = shared.http.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let idle = activity.idle_for(shared.idle_timeout);
+    tokio::pin!(idle);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
+                return;
+            }
+            () = shutdown.cancelled(), if !closing => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            () = &mut idle, if !closing => {
+                closing = true;
+                tracing::debug!(%peer, "closing an idle connection");
+                connection.as_mut().graceful_shutdown();
+            }
         }
-    });
-    let connection = shared.http.serve_connection(TokioIo::new(stream), service);
-    if let Err(error) = watcher.watch(connection.into_owned()).await {
-        tracing::debug!(%peer, %error, "plain connection ended with an error");
     }
 }

@@ -5,6 +5,8 @@
 //! tests bind port 0 and pass a oneshot.
 
 mod connection;
+mod idle;
+mod linger;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,10 +15,13 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use self::connection::Listener;
 
 use crate::config::{ConfigError, LoadedConfig, PlainHttpMode};
 use crate::pipeline::App;
@@ -42,6 +47,7 @@ struct Shared {
     tls: TlsAcceptor,
     http: auto::Builder<TokioExecutor>,
     handshake_timeout: Duration,
+    idle_timeout: Duration,
     https_port: u16,
     /// One permit per open connection, over both listeners: the bound on connections.
     connections: Arc<Semaphore>,
@@ -70,6 +76,7 @@ impl Server {
             tls,
             http: http_builder(loaded),
             handshake_timeout: config.server.handshake_timeout,
+            idle_timeout: config.server.idle_timeout,
             https_port,
             connections: Arc::new(Semaphore::new(config.server.max_connections.max(1))),
         };
@@ -94,7 +101,8 @@ impl Server {
     /// Serves until `shutdown` resolves, then drains: no new connections, in-flight responses get
     /// `server.drain_timeout` to finish, then the rest are closed.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let graceful = GracefulShutdown::new();
+        let connections = TaskTracker::new();
+        let draining = CancellationToken::new();
         let warm_up = {
             let shared = Arc::clone(&self.shared);
             tokio::spawn(async move { shared.app.warm_up().await })
@@ -103,20 +111,13 @@ impl Server {
         loop {
             let accepted = tokio::select! {
                 () = &mut shutdown => break,
-                accepted = accept(&self.https, &self.shared.connections) => accepted.map(|a| (a, true)),
-                accepted = accept_optional(self.plain.as_ref(), &self.shared.connections) => accepted.map(|a| (a, false)),
+                accepted = accept(&self.https, &self.shared.connections) => accepted.map(|a| (a, Listener::Https)),
+                accepted = accept_optional(self.plain.as_ref(), &self.shared.connections) => accepted.map(|a| (a, Listener::PlainHttp)),
             };
-            let Some(((stream, peer, permit), tls)) = accepted else {
-                continue;
-            };
-            let shared = Arc::clone(&self.shared);
-            let watcher = graceful.watcher();
-            tokio::spawn(async move {
-                if tls {
-                    connection::serve_tls(stream, peer, shared, watcher).await;
-                } else {
-                    connection::serve_plain(stream, peer, shared, watcher).await;
-                }
+            let Some(((stream, peer, permit), listener)) = accepted else { continue };
+            let (shared, draining) = (Arc::clone(&self.shared), draining.clone());
+            connections.spawn(async move {
+                connection::serve(stream, peer, listener, shared, draining).await;
                 drop(permit);
             });
         }
@@ -124,9 +125,15 @@ impl Server {
         warm_up.abort();
         drop(self.https);
         drop(self.plain);
-        tracing::info!("draining connections");
-        if tokio::time::timeout(self.drain_timeout, graceful.shutdown()).await.is_err() {
-            tracing::warn!(timeout = ?self.drain_timeout, "drain deadline passed; closing the remaining connections");
+        tracing::info!(connections = connections.len(), "draining connections");
+        draining.cancel();
+        connections.close();
+        if tokio::time::timeout(self.drain_timeout, connections.wait()).await.is_err() {
+            tracing::warn!(
+                timeout = ?self.drain_timeout,
+                remaining = connections.len(),
+                "drain deadline passed; closing the remaining connections"
+            );
         }
     }
 }

@@ -67,15 +67,18 @@ fn meta_of(file: &std::fs::Metadata, key: &ObjectKey) -> Result<ObjectMeta, Stor
     if !file.is_file() {
         return Err(StoreError::NotFound);
     }
-    let modified = file.modified()?;
-    let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let etag = format!("\"{:x}{:08x}-{:x}\"", since_epoch.as_secs(), since_epoch.subsec_nanos(), file.len());
+    let since_epoch = file.modified()?.duration_since(UNIX_EPOCH).unwrap_or_default();
     Ok(ObjectMeta {
         len: file.len(),
-        etag: HeaderValue::try_from(etag).expect("hex digits are a valid header value"),
+        etag: HeaderValue::try_from(etag_of(file)?).expect("hex digits are a valid header value"),
         last_modified: UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs()),
         content_type: media_type::for_extension(key.extension()),
     })
+}
+
+fn etag_of(file: &std::fs::Metadata) -> Result<String, StoreError> {
+    let since_epoch = file.modified()?.duration_since(UNIX_EPOCH).unwrap_or_default();
+    Ok(format!("\"{:x}{:08x}-{:x}\"", since_epoch.as_secs(), since_epoch.subsec_nanos(), file.len()))
 }
 
 impl ObjectStore for LocalStore {
@@ -101,6 +104,7 @@ impl ObjectStore for LocalStore {
         let this = self.clone();
         let key = key.clone();
         let expected = meta.clone();
+        let expected_etag = meta.etag.to_str().unwrap_or_default().to_owned();
         Box::pin(async move {
             let file = blocking(move || {
                 let file = File::open(this.resolve(&key)?).map_err(not_found_or_io)?;
@@ -110,32 +114,40 @@ impl ObjectStore for LocalStore {
                 Ok(file)
             })
             .await?;
-            Ok(read_chunks(Arc::new(file), range))
+            let etag = expected_etag;
+            Ok(read_chunks(Arc::new(file), etag, range))
         })
     }
 }
 
-/// Streams `range` of `file`, one chunk per poll. A file that shrinks mid-read ends the stream
-/// with `Changed`, never with a short success.
-fn read_chunks(file: Arc<File>, range: ByteRange) -> ByteStream {
+/// Streams `range` of `file`, one chunk per poll. A file that shrinks, or is rewritten in place,
+/// mid-read ends the stream with `Changed`, never with a short or mixed success: each chunk is
+/// checked against the version's entity-tag after it is read (one `fstat` per chunk).
+fn read_chunks(file: Arc<File>, etag: String, range: ByteRange) -> ByteStream {
+    let etag: Arc<str> = etag.into();
     Box::pin(async_stream::try_stream! {
         let mut offset = range.start();
         while offset < range.end() {
             let len = usize::try_from(range.end() - offset).unwrap_or(usize::MAX).min(CHUNK_BYTES);
-            let file = Arc::clone(&file);
-            let chunk = blocking(move || read_chunk(&file, offset, len)).await?;
+            let (file, etag) = (Arc::clone(&file), Arc::clone(&etag));
+            let chunk = blocking(move || read_chunk(&file, &etag, offset, len)).await?;
             offset += chunk.len() as u64;
             yield chunk;
         }
     })
 }
 
-fn read_chunk(file: &File, offset: u64, len: usize) -> Result<Bytes, StoreError> {
+fn read_chunk(file: &File, etag: &str, offset: u64, len: usize) -> Result<Bytes, StoreError> {
     let mut buf = BytesMut::zeroed(len);
     file.read_exact_at(&mut buf, offset).map_err(|e| match e.kind() {
         std::io::ErrorKind::UnexpectedEof => StoreError::Changed,
         _ => StoreError::Io(e),
     })?;
+    // A write in place changes the modification time: the bytes just read may be of either
+    // version, so they are not sent.
+    if etag_of(&file.metadata()?)? != etag {
+        return Err(StoreError::Changed);
+    }
     Ok(buf.freeze())
 }
 
@@ -194,6 +206,21 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
         let key = key_from_path("/escape").unwrap();
         assert!(matches!(store.head(&key).await, Err(StoreError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn a_file_rewritten_mid_stream_fails_the_stream() {
+        use futures_util::StreamExt;
+        let content = vec![7u8; CHUNK_BYTES * 3];
+        let (dir, store) = store_with(&[("a.ts", &content)]);
+        let key = key_from_path("/a.ts").unwrap();
+        let meta = store.head(&key).await.unwrap();
+        let mut stream = store.get(&key, &meta, ByteRange::new(0, meta.len).unwrap()).await.unwrap();
+        assert!(stream.next().await.unwrap().is_ok());
+        let file = File::options().write(true).open(dir.path().join("a.ts")).unwrap();
+        file.write_all_at(&[0u8; 16], (CHUNK_BYTES * 2) as u64).unwrap();
+        file.set_modified(SystemTime::now() + Duration::from_secs(5)).unwrap();
+        assert!(matches!(stream.next().await, Some(Err(StoreError::Changed))));
     }
 
     #[tokio::test]

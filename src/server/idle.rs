@@ -1,0 +1,109 @@
+//! Closing connections that carry no request: an HTTP/2 connection otherwise stays open for as
+//! long as the client answers pings, holding a connection slot.
+//!
+//! Each request holds an [`ActiveGuard`] until its response body is finished or dropped; the
+//! connection is idle when none is held, and is closed gracefully after `server.idle_timeout`
+//! of that.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tokio::sync::watch;
+
+/// Requests in flight on one connection.
+#[derive(Clone, Default)]
+pub struct Activity(Arc<watch::Sender<usize>>);
+
+impl Activity {
+    /// Marks a request in flight until the guard is dropped.
+    pub fn begin(&self) -> ActiveGuard {
+        self.0.send_modify(|n| *n += 1);
+        ActiveGuard(self.clone())
+    }
+
+    /// Resolves once no request has been in flight for `timeout`.
+    pub async fn idle_for(&self, timeout: Duration) {
+        let mut in_flight = self.0.subscribe();
+        loop {
+            if in_flight.wait_for(|n| *n == 0).await.is_err() {
+                return std::future::pending().await;
+            }
+            // Any change (a request starting) restarts the wait.
+            if tokio::time::timeout(timeout, in_flight.changed()).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// One request in flight.
+pub struct ActiveGuard(Activity);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.0.send_modify(|n| *n -= 1);
+    }
+}
+
+pin_project! {
+    /// A response body that keeps its request counted as in flight until it is done.
+    pub struct Tracked<B> {
+        #[pin]
+        body: B,
+        guard: Option<ActiveGuard>,
+    }
+}
+
+impl<B> Tracked<B> {
+    /// Ties `guard` to `body`.
+    pub fn new(body: B, guard: ActiveGuard) -> Self {
+        Self { body, guard: Some(guard) }
+    }
+}
+
+impl<B: Body> Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let frame = this.body.poll_frame(cx);
+        if matches!(frame, Poll::Ready(None | Some(Err(_)))) {
+            this.guard.take();
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_only_after_the_last_request_ends() {
+        let activity = Activity::default();
+        let guard = activity.begin();
+        let idle = tokio::spawn({
+            let activity = activity.clone();
+            async move { activity.idle_for(Duration::from_secs(60)).await }
+        });
+        tokio::time::advance(Duration::from_secs(120)).await;
+        tokio::task::yield_now().await;
+        assert!(!idle.is_finished(), "a request is in flight");
+        drop(guard);
+        tokio::time::advance(Duration::from_secs(61)).await;
+        idle.await.unwrap();
+    }
+}
