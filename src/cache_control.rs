@@ -42,12 +42,12 @@ pub struct CacheControl {
     fallback: HeaderValue,
 }
 
-/// A rule that cannot be compiled; the index is the rule's position in the list.
+/// A rule (or the default) that cannot be compiled.
 #[derive(Debug, thiserror::Error)]
-#[error("rule {index}: {reason}")]
+#[error("{}{reason}", index.map(|i| format!("rule {i}: ")).unwrap_or_default())]
 pub struct CacheRuleError {
-    /// Position of the rule in the list, from 0.
-    pub index: usize,
+    /// Position of the rule in the list, from 0; `None` for the default value.
+    pub index: Option<usize>,
     /// What is wrong with it.
     pub reason: String,
 }
@@ -58,16 +58,16 @@ impl CacheControl {
         let mut builder = GlobSetBuilder::new();
         let mut values = Vec::with_capacity(rules.len());
         for (index, rule) in rules.iter().enumerate() {
-            let error = |reason: String| CacheRuleError { index, reason };
+            let error = |reason: String| CacheRuleError { index: Some(index), reason };
             builder.add(glob(&rule.pattern).map_err(|e| error(format!("pattern: {e}")))?);
             values.push(
                 HeaderValue::try_from(rule.value.as_str())
                     .map_err(|_| error("value: not a valid header value".into()))?,
             );
         }
-        let set = builder.build().map_err(|e| CacheRuleError { index: 0, reason: e.to_string() })?;
+        let set = builder.build().map_err(|e| CacheRuleError { index: None, reason: e.to_string() })?;
         let fallback = HeaderValue::try_from(fallback)
-            .map_err(|_| CacheRuleError { index: rules.len(), reason: "default: not a valid header value".into() })?;
+            .map_err(|_| CacheRuleError { index: None, reason: "not a valid header value".into() })?;
         Ok(Self { set, values, fallback })
     }
 
@@ -81,7 +81,8 @@ impl CacheControl {
 
 fn glob(pattern: &str) -> Result<Glob, globset::Error> {
     let pattern = pattern.strip_prefix('/').unwrap_or(pattern);
-    GlobBuilder::new(pattern).literal_separator(false).build()
+    // Case-insensitive, like the Content-Type table: `A.M3U8` is a playlist too.
+    GlobBuilder::new(pattern).literal_separator(false).case_insensitive(true).build()
 }
 
 #[cfg(test)]
@@ -95,6 +96,7 @@ mod tests {
         let value = |path| rules.for_key(&key_from_path(path).unwrap());
         assert_eq!(value("/a/b/index.m3u8"), "public, max-age=2, stale-while-revalidate=10");
         assert_eq!(value("/manifest.mpd"), "public, max-age=2, stale-while-revalidate=10");
+        assert_eq!(value("/LOUD.M3U8"), "public, max-age=2, stale-while-revalidate=10");
         assert_eq!(value("/a/seg_001.ts"), "public, max-age=31536000, immutable");
         assert_eq!(value("/a/v.mp4"), "public, max-age=86400");
         assert_eq!(value("/crossdomain.xml"), DEFAULT_VALUE);
@@ -112,8 +114,9 @@ mod tests {
     fn bad_rules_are_named() {
         let rule = |p: &str, v: &str| CacheRule { pattern: p.into(), value: v.into() };
         let error = CacheControl::new(&[rule("*.ts", "ok"), rule("a[", "x")], "x").unwrap_err();
-        assert_eq!(error.index, 1);
+        assert_eq!(error.index, Some(1));
         let error = CacheControl::new(&[rule("*.ts", "bad\nvalue")], "x").unwrap_err();
-        assert_eq!(error.index, 0);
+        assert_eq!(error.index, Some(0));
+        assert_eq!(CacheControl::new(&[], "a\nb").unwrap_err().index, None);
     }
 }

@@ -67,8 +67,9 @@ pub enum KeyError {
     /// An encoded `/`, a backslash, NUL or another control character.
     #[error("forbidden character in path")]
     ForbiddenCharacter,
-    /// A `%` left after decoding once: a double-encoded path, refused so no later layer decodes it again.
-    #[error("percent sign left after decoding")]
+    /// An encoded dot, slash or backslash left after decoding once (`%252e`): refused so no later
+    /// layer decodes it again into a path separator or a dot segment.
+    #[error("encoded dot or separator left after decoding")]
     DoubleEncoded,
 }
 
@@ -96,7 +97,7 @@ fn push_segment(key: &mut String, raw: &str) -> Result<(), KeyError> {
     if decoded == "." || decoded == ".." {
         return Err(KeyError::DotSegment);
     }
-    if decoded.contains('%') {
+    if still_encodes_a_separator_or_dot(&decoded) {
         return Err(KeyError::DoubleEncoded);
     }
     if decoded.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
@@ -104,6 +105,15 @@ fn push_segment(key: &mut String, raw: &str) -> Result<(), KeyError> {
     }
     key.push_str(&decoded);
     Ok(())
+}
+
+/// Whether `%2e`, `%2f` or `%5c` (any case) remain: the marks of a double-encoded path. A `%`
+/// on its own is a legal character of a file name or an S3 key (`a%25b` names `a%b`).
+fn still_encodes_a_separator_or_dot(decoded: &str) -> bool {
+    decoded
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && matches!((w[1], w[2].to_ascii_lowercase()), (b'2', b'e' | b'f') | (b'5', b'c')))
 }
 
 /// Decodes `%XX` escapes, refusing malformed ones. The `percent-encoding` crate passes a malformed
@@ -151,6 +161,9 @@ mod tests {
             ("/a%7fb", Err(KeyError::ForbiddenCharacter)),
             ("/%252e%252e/x", Err(KeyError::DoubleEncoded)),
             ("/a%252fb", Err(KeyError::DoubleEncoded)),
+            ("/a%255Cb", Err(KeyError::DoubleEncoded)),
+            ("/a%25b.mp4", Ok("a%b.mp4")),
+            ("/100%25.ts", Ok("100%.ts")),
             ("/a%2", Err(KeyError::BadPercentEncoding)),
             ("/a%zz", Err(KeyError::BadPercentEncoding)),
             ("/%ff", Err(KeyError::NotUtf8)),
@@ -179,7 +192,8 @@ mod tests {
                 for segment in key.segments() {
                     prop_assert!(!segment.is_empty());
                     prop_assert!(segment != "." && segment != "..");
-                    prop_assert!(!segment.contains(['/', '\\', '\0', '%']));
+                    prop_assert!(!segment.contains(['/', '\\', '\0']));
+                    prop_assert!(!super::still_encodes_a_separator_or_dot(segment));
                 }
                 let joined = std::path::Path::new("/root").join(key.as_str());
                 prop_assert!(joined.starts_with("/root"));

@@ -14,7 +14,11 @@ pub fn init(loaded: &LoadedConfig) -> Result<(), ConfigError> {
         })?,
         _ => EnvFilter::try_new(&loaded.config.log.level).map_err(|e| loaded.error("log.level", e))?,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // A second init (tests that start several servers) keeps the first subscriber.
     let _ = match loaded.config.log.format {
         LogFormat::Text => builder.try_init(),

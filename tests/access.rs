@@ -104,6 +104,7 @@ async fn plain_http_is_redirected_to_https() {
     assert!(answer.starts_with("HTTP/1.1 301"), "{answer}");
     let location = format!("location: https://localhost:{}/sample/hls/index.m3u8?t=1", origin.https.port());
     assert!(answer.to_ascii_lowercase().contains(&location), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("cache-control: no-store"), "{answer}");
     assert!(!answer.to_ascii_lowercase().contains("strict-transport-security"));
     let answer =
         plain(&origin, "POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;

@@ -38,6 +38,37 @@ async fn a_request_body_is_refused_and_the_connection_closed() {
 }
 
 #[tokio::test]
+async fn http11_requests_need_exactly_one_host() {
+    let origin = Origin::start().await;
+    for request in [
+        "HEAD /sample/sample.mp4 HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "HEAD /sample/sample.mp4 HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+    ] {
+        assert_eq!(origin.raw(request.as_bytes()).await.status, 400, "{request}");
+    }
+}
+
+#[tokio::test]
+async fn probes_answer_get_and_head_only() {
+    let origin = Origin::start().await;
+    let client = origin.client(Protocol::Http1);
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(client.head(origin.url(path)).send().await.unwrap().status(), StatusCode::OK, "{path}");
+        let response = client.post(origin.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_percent_sign_is_a_legal_file_name_character() {
+    let dir = common::fixture_dir(&[("100%.ts", 10)]);
+    let origin = Origin::start_with(dir.path(), |_| {}).await;
+    let response = origin.raw(b"GET /100%25.ts HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(response.status, 200, "{}", response.head);
+    assert_eq!(response.body, common::pattern(10, "100%.ts".len() as u64));
+}
+
+#[tokio::test]
 async fn paths_that_could_escape_are_refused() {
     let origin = Origin::start().await;
     let cases = [

@@ -72,7 +72,11 @@ impl LoadedConfig {
 
     fn extract(figment: Figment) -> Result<Self, ConfigError> {
         match figment.extract::<Config>() {
-            Ok(config) => Ok(Self { config, figment }),
+            Ok(config) => {
+                let loaded = Self { config, figment };
+                super::validate::check(&loaded)?;
+                Ok(loaded)
+            }
             Err(errors) => Err(errors.into_iter().next().map(from_figment).unwrap_or_else(|| ConfigError {
                 source: "configuration".into(),
                 key: String::new(),
@@ -83,8 +87,20 @@ impl LoadedConfig {
 
     /// An error about `key` (dotted), naming the file or variable that set it.
     pub fn error(&self, key: &str, reason: impl fmt::Display) -> ConfigError {
-        let source = match self.figment.find_metadata(key) {
-            Some(metadata) => describe_source(metadata, &key.split('.').collect::<Vec<_>>()),
+        // `access.secrets.0` is not a key figment tracks, but `access.secrets` is: use the
+        // nearest enclosing key that some source set.
+        let mut lookup = key;
+        let metadata = loop {
+            if let Some(metadata) = self.figment.find_metadata(lookup) {
+                break Some(metadata);
+            }
+            match lookup.rsplit_once('.') {
+                Some((parent, _)) => lookup = parent,
+                None => break None,
+            }
+        };
+        let source = match metadata {
+            Some(metadata) => describe_source(metadata, &lookup.split('.').collect::<Vec<_>>()),
             None => "built-in default".into(),
         };
         ConfigError { source, key: key.into(), reason: reason.to_string() }
@@ -197,5 +213,6 @@ mod tests {
         let error = loaded.error("storage.root", "no such directory");
         assert_eq!(error.source, file.display().to_string());
         assert_eq!(loaded.error("server.listen", "x").source, "built-in default");
+        assert_eq!(loaded.error("storage.root.deeper.0", "x").source, file.display().to_string());
     }
 }

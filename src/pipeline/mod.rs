@@ -63,7 +63,10 @@ impl App {
         let rules = cors_rules(loaded)?;
         let cors = CorsPolicy::new(&rules, config.cors.enforce).map_err(|e| loaded.error("cors.rules", e))?;
         let cache_control = CacheControl::new(&config.cache_control.effective_rules(), &config.cache_control.default)
-            .map_err(|e| loaded.error("cache_control.rules", e))?;
+            .map_err(|e| {
+            let key = if e.index.is_some() { "cache_control.rules" } else { "cache_control.default" };
+            loaded.error(key, e)
+        })?;
         Ok(Self {
             store,
             guard: Guard::new(loaded)?,
@@ -80,9 +83,10 @@ impl App {
     /// Answers one request that arrived over TLS from `peer`.
     pub async fn handle(&self, request: &Parts, peer: IpAddr) -> Response<ResponseBody> {
         let path = request.uri.path();
-        let mut response = if path == HEALTH_PATH {
+        let probe = matches!(request.method, Method::GET | Method::HEAD);
+        let mut response = if path == HEALTH_PATH && probe {
             health::respond(true)
-        } else if path == READY_PATH {
+        } else if path == READY_PATH && probe {
             health::respond(self.readiness.is_ready())
         } else {
             let mut response = self.serve(request, peer).await.unwrap_or_else(|e| refuse(e, request));
@@ -200,10 +204,14 @@ fn cors_rules(loaded: &LoadedConfig) -> Result<Vec<crate::cors::CorsRule>, Confi
     }
 }
 
-/// Refuses methods other than GET, HEAD and OPTIONS, and requests that declare a body.
+/// Refuses methods other than GET, HEAD and OPTIONS, requests that declare a body, and
+/// HTTP/1.1 requests without exactly one `Host` (RFC 9112 §3.2).
 fn check_method(request: &Parts) -> Result<(), RequestError> {
     if !matches!(request.method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Err(RequestError::MethodNotAllowed);
+    }
+    if request.version == http::Version::HTTP_11 && request.headers.get_all(header::HOST).iter().count() != 1 {
+        return Err(RequestError::MissingHost);
     }
     let declares_body = request.headers.contains_key(header::TRANSFER_ENCODING)
         || request.headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");

@@ -52,6 +52,9 @@ impl PlainHttpPolicy {
         let headers = response.headers_mut();
         headers.insert(header::LOCATION, location);
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+        // A CDN caches 301s, and its cache key does not include the scheme the viewer used: a
+        // cached redirect would then be served to HTTPS viewers too, in a loop.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         Ok(response)
     }
 

@@ -10,8 +10,8 @@ use super::{Plan, Validators};
 /// Evaluates the preconditions; `None` means "go on to the range".
 pub(super) fn evaluate(method: &Method, headers: &HeaderMap, validators: &Validators<'_>) -> Option<Plan> {
     let safe = matches!(*method, Method::GET | Method::HEAD);
-    if let Some(if_match) = headers.get(header::IF_MATCH) {
-        if !list_matches(if_match, validators.etag, Comparison::Strong) {
+    if headers.contains_key(header::IF_MATCH) {
+        if !any_line_matches(headers, header::IF_MATCH, validators.etag, Comparison::Strong) {
             return Some(Plan::PreconditionFailed);
         }
     } else if let Some(since) = date(headers.get(header::IF_UNMODIFIED_SINCE))
@@ -19,8 +19,8 @@ pub(super) fn evaluate(method: &Method, headers: &HeaderMap, validators: &Valida
     {
         return Some(Plan::PreconditionFailed);
     }
-    if let Some(if_none_match) = headers.get(header::IF_NONE_MATCH) {
-        if list_matches(if_none_match, validators.etag, Comparison::Weak) {
+    if headers.contains_key(header::IF_NONE_MATCH) {
+        if any_line_matches(headers, header::IF_NONE_MATCH, validators.etag, Comparison::Weak) {
             return Some(if safe { Plan::NotModified } else { Plan::PreconditionFailed });
         }
     } else if safe
@@ -46,6 +46,11 @@ pub(super) fn if_range_matches(value: &HeaderValue, validators: &Validators<'_>)
 enum Comparison {
     Strong,
     Weak,
+}
+
+/// A list split over several header lines is one list (RFC 9110 §5.3).
+fn any_line_matches(headers: &HeaderMap, name: http::HeaderName, ours: &str, comparison: Comparison) -> bool {
+    headers.get_all(name).iter().any(|line| list_matches(line, ours, comparison))
 }
 
 /// Whether a `*` or a comma-separated list of entity-tags matches ours.
@@ -117,6 +122,8 @@ mod tests {
             (Method::HEAD, vec![("if-none-match", ETAG)], NotModified),
             (Method::GET, vec![("if-none-match", "W/\"v1\"")], NotModified),
             (Method::GET, vec![("if-none-match", "\"x\", W/\"v1\"")], NotModified),
+            (Method::GET, vec![("if-none-match", "\"x\""), ("if-none-match", ETAG)], NotModified),
+            (Method::GET, vec![("if-match", "\"x\""), ("if-match", ETAG)], Full),
             (Method::GET, vec![("if-none-match", "*")], NotModified),
             (Method::GET, vec![("if-none-match", "\"x\"")], Full),
             (Method::DELETE, vec![("if-none-match", ETAG)], PreconditionFailed),

@@ -33,7 +33,12 @@ pub fn server_config(loaded: &LoadedConfig) -> Result<Arc<ServerConfig>, ConfigE
         (Some(_), None) => return Err(loaded.error("tls.private_key", "missing: tls.cert_chain is set")),
         (None, Some(_)) => return Err(loaded.error("tls.cert_chain", "missing: tls.private_key is set")),
     };
-    build(chain, key).map_err(|e| loaded.error("tls.private_key", e))
+    build(chain, key).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => {
+            loaded.error("tls.private_key", "does not match the certificate in tls.cert_chain")
+        }
+        other => loaded.error("tls.private_key", other),
+    })
 }
 
 /// The rustls configuration for a chain and its key.

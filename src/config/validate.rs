@@ -1,0 +1,86 @@
+//! Checks that the types alone cannot express: values that would parse but never work.
+
+use std::time::Duration;
+
+use super::{ConfigError, LoadedConfig, PlainHttpMode};
+
+/// Level names a `log.level` directive may use.
+const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+
+/// Refuses zero timeouts and limits, two listeners on one address, and unknown log levels.
+pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
+    let config = &loaded.config;
+    let server = &config.server;
+    let s3 = &config.storage.s3;
+    let durations = [
+        ("server.handshake_timeout", server.handshake_timeout),
+        ("server.header_read_timeout", server.header_read_timeout),
+        ("server.idle_timeout", server.idle_timeout),
+        ("storage.s3.connect_timeout", s3.connect_timeout),
+        ("storage.s3.first_byte_timeout", s3.first_byte_timeout),
+        ("storage.s3.stalled_stream_grace", s3.stalled_stream_grace),
+    ];
+    for (key, value) in durations {
+        if value == Duration::ZERO {
+            return Err(loaded.error(key, "must be longer than zero"));
+        }
+    }
+    let counts = [
+        ("server.max_connections", server.max_connections as u64),
+        ("server.h2_max_concurrent_streams", u64::from(server.h2_max_concurrent_streams)),
+        ("storage.s3.max_attempts", u64::from(s3.max_attempts)),
+    ];
+    for (key, value) in counts {
+        if value == 0 {
+            return Err(loaded.error(key, "must be at least 1"));
+        }
+    }
+    if config.plain_http.mode != PlainHttpMode::Off
+        && config.plain_http.listen == server.listen
+        && server.listen.port() != 0
+    {
+        return Err(loaded.error("plain_http.listen", format!("{} is also server.listen", server.listen)));
+    }
+    check_log_level(&config.log.level).map_err(|reason| loaded.error("log.level", reason))
+}
+
+/// A directive is `level` or `target=level`; a bare word that is not a level would be taken as a
+/// target name by the filter and silently turn logging off.
+fn check_log_level(filter: &str) -> Result<(), String> {
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive.rsplit_once('=').map_or(directive, |(_, level)| level);
+        if !LEVELS.iter().any(|known| known.eq_ignore_ascii_case(level)) {
+            return Err(format!("{directive:?}: the level must be one of {}", LEVELS.join(", ")));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter).map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(toml: &str) -> Option<String> {
+        LoadedConfig::from_toml(toml).err().map(|e| e.key)
+    }
+
+    #[test]
+    fn values_that_cannot_work_are_named() {
+        assert_eq!(error("[server]\nhandshake_timeout = \"0s\""), Some("server.handshake_timeout".into()));
+        assert_eq!(error("[server]\nmax_connections = 0"), Some("server.max_connections".into()));
+        assert_eq!(error("[server]\nh2_max_concurrent_streams = 0"), Some("server.h2_max_concurrent_streams".into()));
+        assert_eq!(error("[storage.s3]\nmax_attempts = 0"), Some("storage.s3.max_attempts".into()));
+        assert_eq!(
+            error("[server]\nlisten = \"127.0.0.1:9000\"\n[plain_http]\nlisten = \"127.0.0.1:9000\""),
+            Some("plain_http.listen".into())
+        );
+        assert_eq!(error("[log]\nlevel = \"warning\""), Some("log.level".into()));
+        assert_eq!(error("[log]\nlevel = \"vod_origin=verbose\""), Some("log.level".into()));
+    }
+
+    #[test]
+    fn good_values_pass() {
+        assert_eq!(error("[log]\nlevel = \"vod_origin=debug,info\""), None);
+        assert_eq!(error("[plain_http]\nmode = \"off\"\nlisten = \"127.0.0.1:8443\""), None);
+    }
+}
