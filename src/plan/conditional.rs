@@ -1,11 +1,11 @@
 //! Preconditions (RFC 9110 §13): If-Match, If-Unmodified-Since, If-None-Match,
 //! If-Modified-Since, evaluated in the order §13.2.2 prescribes, and If-Range.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderValue, Method, header};
 
-use super::{Plan, Validators};
+use super::{Plan, Validators, whole_seconds};
 
 /// Evaluates the preconditions; `None` means "go on to the range".
 pub(super) fn evaluate(method: &Method, headers: &HeaderMap, validators: &Validators<'_>) -> Option<Plan> {
@@ -15,7 +15,7 @@ pub(super) fn evaluate(method: &Method, headers: &HeaderMap, validators: &Valida
             return Some(Plan::PreconditionFailed);
         }
     } else if let Some(since) = date(headers.get(header::IF_UNMODIFIED_SINCE))
-        && seconds(validators.last_modified) > since
+        && whole_seconds(validators.last_modified) > since
     {
         return Some(Plan::PreconditionFailed);
     }
@@ -25,7 +25,7 @@ pub(super) fn evaluate(method: &Method, headers: &HeaderMap, validators: &Valida
         }
     } else if safe
         && let Some(since) = date(headers.get(header::IF_MODIFIED_SINCE))
-        && seconds(validators.last_modified) <= since
+        && whole_seconds(validators.last_modified) <= since
     {
         return Some(Plan::NotModified);
     }
@@ -39,7 +39,7 @@ pub(super) fn if_range_matches(value: &HeaderValue, validators: &Validators<'_>)
     if text.starts_with('"') || text.starts_with("W/") {
         return strong_eq(text, validators.etag);
     }
-    date(Some(value)).is_some_and(|d| d == seconds(validators.last_modified))
+    date(Some(value)).is_some_and(|d| d == whole_seconds(validators.last_modified))
 }
 
 #[derive(Clone, Copy)]
@@ -76,12 +76,6 @@ fn opaque(tag: &str) -> &str {
 
 fn date(value: Option<&HeaderValue>) -> Option<SystemTime> {
     httpdate::parse_http_date(value?.to_str().ok()?).ok()
-}
-
-/// HTTP dates have one-second resolution, so compare in whole seconds.
-fn seconds(time: SystemTime) -> SystemTime {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    UNIX_EPOCH + Duration::from_secs(since.as_secs())
 }
 
 #[cfg(test)]

@@ -72,6 +72,13 @@ pub struct Validators<'a> {
     pub last_modified: SystemTime,
 }
 
+/// A time truncated to whole seconds: HTTP dates have no finer resolution, so validators are
+/// kept and compared at that resolution.
+pub fn whole_seconds(time: SystemTime) -> SystemTime {
+    let since = time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(since.as_secs())
+}
+
 /// The outcome of planning one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {

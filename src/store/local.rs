@@ -8,7 +8,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
@@ -17,7 +17,7 @@ use http::HeaderValue;
 use super::{ByteStream, ObjectMeta, ObjectStore, StoreError};
 use crate::key::ObjectKey;
 use crate::media_type;
-use crate::plan::ByteRange;
+use crate::plan::{ByteRange, whole_seconds};
 
 /// Bytes read per chunk. Large enough that the per-chunk cost (a blocking-pool hop, one
 /// allocation) is small next to the copy, small enough that a slow client pins little memory.
@@ -67,11 +67,10 @@ fn meta_of(file: &std::fs::Metadata, key: &ObjectKey) -> Result<ObjectMeta, Stor
     if !file.is_file() {
         return Err(StoreError::NotFound);
     }
-    let since_epoch = file.modified()?.duration_since(UNIX_EPOCH).unwrap_or_default();
     Ok(ObjectMeta {
         len: file.len(),
         etag: HeaderValue::try_from(etag_of(file)?).expect("hex digits are a valid header value"),
-        last_modified: UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs()),
+        last_modified: whole_seconds(file.modified()?),
         content_type: media_type::for_extension(key.extension()),
     })
 }
@@ -163,7 +162,7 @@ mod tests {
     use super::*;
     use crate::key::key_from_path;
     use futures_util::TryStreamExt;
-    use std::time::SystemTime;
+    use std::time::{Duration, SystemTime};
 
     fn store_with(files: &[(&str, &[u8])]) -> (tempfile::TempDir, LocalStore) {
         let dir = tempfile::tempdir().unwrap();

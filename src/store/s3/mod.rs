@@ -9,7 +9,7 @@ mod mounts;
 mod stream;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -26,7 +26,7 @@ use super::{ByteStream, ObjectMeta, ObjectStore, StoreError};
 use crate::config::{AccessDeniedAs, ConfigError, LoadedConfig};
 use crate::key::ObjectKey;
 use crate::media_type;
-use crate::plan::ByteRange;
+use crate::plan::{ByteRange, whole_seconds};
 
 /// Objects in S3 or an S3-compatible server.
 #[derive(Clone)]
@@ -154,11 +154,6 @@ impl Inner {
         }
         Ok(output.body)
     }
-}
-
-fn whole_seconds(time: SystemTime) -> SystemTime {
-    let since = time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    SystemTime::UNIX_EPOCH + Duration::from_secs(since.as_secs())
 }
 
 impl ObjectStore for S3Store {
