@@ -79,11 +79,17 @@ impl Body for ResponseBody {
                     return Poll::Ready(None);
                 }
                 let next = ready!(chunks.as_mut().poll_next(cx));
-                Poll::Ready(Some(match next {
+                let frame = match next {
                     Some(Ok(chunk)) => take_chunk(remaining, chunk),
                     Some(Err(error)) => Err(BodyError::Store(error)),
                     None => Err(BodyError::Short { missing: *remaining }),
-                }))
+                };
+                if let Err(error) = &frame {
+                    // The client sees a broken transfer; this is where the reason is recorded.
+                    tracing::warn!(%error, missing = *remaining, "response aborted mid-body");
+                    metrics::counter!("vod_origin_responses_aborted_total").increment(1);
+                }
+                Poll::Ready(Some(frame))
             }
         }
     }

@@ -111,6 +111,9 @@ impl RequestError {
             Self::Store(StoreError::Unavailable { retry_after_secs }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
+            Self::Store(StoreError::Changed) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
+            }
             _ => {}
         }
         if self.closes_connection() {
@@ -141,7 +144,7 @@ mod tests {
             (RequestError::Store(StoreError::NotFound), 404),
             (RequestError::Store(StoreError::Timeout), 504),
             (RequestError::Store(StoreError::Unavailable { retry_after_secs: 1 }), 503),
-            (RequestError::Store(StoreError::Changed), 412),
+            (RequestError::Store(StoreError::Changed), 503),
         ];
         for (error, status) in cases {
             assert_eq!(error.status().as_u16(), status, "{error}");

@@ -113,6 +113,26 @@ async fn an_object_replaced_mid_stream_aborts_instead_of_mixing() {
 }
 
 #[tokio::test]
+async fn an_object_replaced_before_its_first_byte_is_served_in_its_new_version() {
+    let (origin, proxy, _) = setup(|_| {}).await;
+    let (reached, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    proxy.fail_body(BodyFault::Hold(reached.clone(), release.clone()));
+    let request = tokio::spawn({
+        let client = origin.client(Protocol::Http2);
+        let url = origin.url("/big.mp4");
+        async move { client.get(url).header("range", "bytes=0-999").send().await.unwrap() }
+    });
+    // HeadObject has answered for the first version; replace it before the GetObject arrives.
+    reached.notified().await;
+    let replacement = pattern(LEN, 100);
+    origin.s3.as_ref().unwrap().put("big.mp4", replacement.clone()).await;
+    release.notify_one();
+    let response = request.await.unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&response.bytes().await.unwrap()[..], &replacement[..1000]);
+}
+
+#[tokio::test]
 async fn s3_down_or_hanging_answers_quickly_with_a_short_body() {
     let quick = |c: &mut vod_origin::config::Config| {
         c.storage.s3.first_byte_timeout = Duration::from_millis(300);

@@ -248,9 +248,10 @@ pub struct S3Config {
     /// Time to open a connection to S3.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
-    /// Time per attempt from sending a request to S3's first response byte. Retries happen only
-    /// in this phase, before any response header is sent to the client, so keep
-    /// `max_attempts` times this well under CloudFront's 30 s origin response timeout.
+    /// Time per attempt from sending a request to S3's first response byte, connecting included.
+    /// Retries happen only in this phase, before any response header is sent to the client; a
+    /// request makes up to two S3 calls before its headers (HeadObject, GetObject), so keep
+    /// 2 × (`max_attempts` × this + 3 s of backoff) under CloudFront's 30 s origin timeout.
     #[serde(with = "humantime_serde")]
     pub first_byte_timeout: Duration,
     /// Attempts per S3 request (standard retry mode, exponential backoff with jitter).
@@ -276,7 +277,7 @@ impl Default for S3Config {
             prefix: String::new(),
             mounts: Vec::new(),
             connect_timeout: Duration::from_secs(2),
-            first_byte_timeout: Duration::from_secs(4),
+            first_byte_timeout: Duration::from_secs(3),
             max_attempts: 3,
             max_resumes: 3,
             stalled_stream_grace: Duration::from_secs(10),

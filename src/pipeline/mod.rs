@@ -28,9 +28,9 @@ use crate::config::{ConfigError, LoadedConfig};
 use crate::cors::{ActualDecision, CorsHeaders, CorsPolicy, PreflightDecision};
 use crate::error::RequestError;
 use crate::guard::Guard;
-use crate::key::{KeyError, key_from_path};
+use crate::key::{KeyError, ObjectKey, key_from_path};
 use crate::plan::plan;
-use crate::store::ObjectStore;
+use crate::store::{ObjectStore, StoreError};
 
 /// The methods the origin answers, as sent in `Allow`.
 pub const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
@@ -183,10 +183,24 @@ impl App {
             KeyError::Root => RequestError::NotFound,
             other => RequestError::BadPath(other),
         })?;
-        let meta = self.store.head(&key).await?;
+        // An object replaced between its metadata and its first byte is looked up once more, so
+        // a viewer racing an upload gets the new version instead of an error.
+        match self.serve_object(request, &key, head).await {
+            Err(RequestError::Store(StoreError::Changed)) => self.serve_object(request, &key, head).await,
+            other => other,
+        }
+    }
+
+    async fn serve_object(
+        &self,
+        request: &Parts,
+        key: &ObjectKey,
+        head: bool,
+    ) -> Result<Response<ResponseBody>, RequestError> {
+        let meta = self.store.head(key).await?;
         let plan = plan(&request.method, &request.headers, &meta.validators(), meta.len);
-        let cache_control = self.cache_control.for_key(&key);
-        let source = Source::Store { store: Arc::clone(&self.store), key, meta: meta.clone() };
+        let cache_control = self.cache_control.for_key(key);
+        let source = Source::Store { store: Arc::clone(&self.store), key: key.clone(), meta: meta.clone() };
         respond::object(&meta, plan, head, cache_control, source, &self.boundary).await
     }
 }
@@ -224,12 +238,8 @@ fn check_method(request: &Parts) -> Result<(), RequestError> {
 /// Renders a refusal and logs it at the level its cause deserves.
 fn refuse(error: RequestError, request: &Parts) -> Response<ResponseBody> {
     let status = error.status();
-    match &error {
-        RequestError::Store(cause) if status.is_server_error() => {
-            tracing::warn!(path = %request.uri.path(), %status, error = %cause, "store failure");
-        }
-        _ => tracing::debug!(path = %request.uri.path(), %status, error = %error, "request refused"),
-    }
+    // Store failures were logged with their cause (bucket, code, request id) where they happened.
+    tracing::debug!(path = %request.uri.path(), %status, error = %error, "request refused");
     let mut response = error.into_response();
     // A 405 with a pending body, like a refused body, leaves unread bytes on the connection.
     if status == StatusCode::METHOD_NOT_ALLOWED && request.headers.contains_key(header::CONTENT_LENGTH) {

@@ -24,13 +24,22 @@ pub(super) enum Listener {
     PlainHttp,
 }
 
+/// How the server tells a connection to finish.
+#[derive(Clone)]
+pub(super) struct Stop {
+    /// Finish the requests in flight, take no more.
+    pub draining: CancellationToken,
+    /// The drain deadline passed: close now.
+    pub stopping: CancellationToken,
+}
+
 /// Serves one accepted connection until it ends or `shutdown` drains it.
 pub(super) async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     listener: Listener,
     shared: Arc<Shared>,
-    shutdown: CancellationToken,
+    shutdown: Stop,
 ) {
     let stream = Lingering::new(stream);
     match listener {
@@ -48,7 +57,7 @@ pub(super) async fn serve(
     }
 }
 
-async fn http<I>(io: I, peer: SocketAddr, listener: Listener, shared: Arc<Shared>, shutdown: CancellationToken)
+async fn http<I>(io: I, peer: SocketAddr, listener: Listener, shared: Arc<Shared>, shutdown: Stop)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -81,7 +90,11 @@ where
                 }
                 return;
             }
-            () = shutdown.cancelled(), if !closing => {
+            () = shutdown.stopping.cancelled() => {
+                tracing::debug!(%peer, "closing a connection at the drain deadline");
+                return;
+            }
+            () = shutdown.draining.cancelled(), if !closing => {
                 closing = true;
                 connection.as_mut().graceful_shutdown();
             }

@@ -33,6 +33,13 @@ const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Largest header list accepted over HTTP/2, for the same reason.
 const MAX_H2_HEADER_LIST_BYTES: u32 = 64 * 1024;
 
+/// Pause after a failed accept (usually EMFILE): long enough not to spin, short enough not to
+/// be noticed once descriptors are free again.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+/// HTTP/2 pings find dead peers (a vanished NAT entry) that would otherwise hold a slot until
+/// `server.idle_timeout`.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
+
 /// Bound listeners, ready to serve.
 pub struct Server {
     https: TcpListener,
@@ -103,6 +110,8 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let connections = TaskTracker::new();
         let draining = CancellationToken::new();
+        // Cancelled when the drain deadline passes: connections then close at once.
+        let stopping = CancellationToken::new();
         let warm_up = {
             let shared = Arc::clone(&self.shared);
             tokio::spawn(async move { shared.app.warm_up().await })
@@ -115,9 +124,10 @@ impl Server {
                 accepted = accept_optional(self.plain.as_ref(), &self.shared.connections) => accepted.map(|a| (a, Listener::PlainHttp)),
             };
             let Some(((stream, peer, permit), listener)) = accepted else { continue };
-            let (shared, draining) = (Arc::clone(&self.shared), draining.clone());
+            let (shared, stop) =
+                (Arc::clone(&self.shared), connection::Stop { draining: draining.clone(), stopping: stopping.clone() });
             connections.spawn(async move {
-                connection::serve(stream, peer, listener, shared, draining).await;
+                connection::serve(stream, peer, listener, shared, stop).await;
                 drop(permit);
             });
         }
@@ -134,6 +144,8 @@ impl Server {
                 remaining = connections.len(),
                 "drain deadline passed; closing the remaining connections"
             );
+            stopping.cancel();
+            connections.wait().await;
         }
     }
 }
@@ -150,9 +162,8 @@ async fn accept(listener: &TcpListener, connections: &Arc<Semaphore>) -> Option<
             Some((stream, peer, permit))
         }
         Err(error) => {
-            // Usually EMFILE or ECONNABORTED; back off briefly so a descriptor shortage does not spin.
             tracing::warn!(%error, "accept failed");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
             None
         }
     }
@@ -182,6 +193,6 @@ fn http_builder(loaded: &LoadedConfig) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .max_concurrent_streams(server.h2_max_concurrent_streams)
         .max_header_list_size(MAX_H2_HEADER_LIST_BYTES)
-        .keep_alive_interval(Some(Duration::from_secs(30)));
+        .keep_alive_interval(Some(H2_PING_INTERVAL));
     builder
 }

@@ -16,7 +16,7 @@ use futures_util::future::BoxFuture;
 use http::{HeaderValue, StatusCode};
 
 pub use local::LocalStore;
-pub use s3::S3Store;
+pub use s3::{S3Store, StaticCredentials};
 
 use crate::key::ObjectKey;
 use crate::plan::{ByteRange, Validators};
@@ -106,7 +106,9 @@ impl StoreError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Changed => StatusCode::PRECONDITION_FAILED,
+            // Only reached when the object keeps changing while the request is retried: the
+            // client asked for nothing conditional, so it is told to come back.
+            Self::Changed => StatusCode::SERVICE_UNAVAILABLE,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
@@ -119,7 +121,7 @@ impl StoreError {
     pub(crate) fn client_message(&self) -> &'static str {
         match self {
             Self::NotFound => "Not found\n",
-            Self::Changed => "Precondition failed\n",
+            Self::Changed => "Object being replaced, retry\n",
             Self::Forbidden => "Forbidden\n",
             Self::Unavailable { .. } => "Service unavailable\n",
             Self::Timeout => "Gateway timeout\n",

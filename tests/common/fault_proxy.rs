@@ -37,6 +37,8 @@ pub enum BodyFault {
     PauseThenCut(usize, Arc<Notify>, Arc<Notify>),
     /// The response waits this long before its headers.
     Delay(Duration),
+    /// The request waits, before reaching S3, until `release` is notified.
+    Hold(Arc<Notify>, Arc<Notify>),
 }
 
 #[derive(Default)]
@@ -174,6 +176,10 @@ impl Shared {
             None => {}
         }
         let fault = if is_get { self.plan.lock().unwrap().bodies.pop_front() } else { None };
+        if let Some(BodyFault::Hold(reached, release)) = &fault {
+            reached.notify_one();
+            release.notified().await;
+        }
         let response = sender.lock().await.send_request(request).await.map_err(std::io::Error::other)?;
         if let Some(BodyFault::Delay(delay)) = &fault {
             tokio::time::sleep(*delay).await;

@@ -139,7 +139,7 @@ impl Origin {
     pub async fn start_s3_with_credentials(
         s3: s3::S3Server,
         via: Option<SocketAddr>,
-        credentials: aws_sdk_s3::config::SharedCredentialsProvider,
+        credentials: vod_origin::store::StaticCredentials,
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
         let ca = TestCa::new();

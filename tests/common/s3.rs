@@ -5,11 +5,12 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
+use vod_origin::store::StaticCredentials;
 
 /// A bucket name distinctive enough to search responses for.
 pub const BUCKET: &str = "vod-private-bucket-7f3a";
@@ -50,7 +51,7 @@ impl S3Server {
             .region(Region::new("us-east-1"))
             .endpoint_url(format!("http://{addr}"))
             .force_path_style(true)
-            .credentials_provider(credentials())
+            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "tests"))
             .build();
         Self { addr, client: aws_sdk_s3::Client::from_conf(config), _dir: dir, task }
     }
@@ -84,10 +85,10 @@ impl Drop for S3Server {
     }
 }
 
-pub fn credentials() -> SharedCredentialsProvider {
-    SharedCredentialsProvider::new(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "tests"))
+pub fn credentials() -> StaticCredentials {
+    StaticCredentials { access_key_id: ACCESS_KEY.into(), secret_access_key: SECRET_KEY.into() }
 }
 
-pub fn wrong_credentials() -> SharedCredentialsProvider {
-    SharedCredentialsProvider::new(Credentials::new(ACCESS_KEY, "not-the-secret", None, None, "tests"))
+pub fn wrong_credentials() -> StaticCredentials {
+    StaticCredentials { access_key_id: ACCESS_KEY.into(), secret_access_key: "not-the-secret".into() }
 }

@@ -92,7 +92,7 @@ mod tests {
             ("AccessDenied", 403, AccessDeniedAs::NotFound, 404),
             ("AccessDenied", 403, AccessDeniedAs::Forbidden, 403),
             ("-", 403, AccessDeniedAs::Forbidden, 403),
-            ("PreconditionFailed", 412, AccessDeniedAs::NotFound, 412),
+            ("PreconditionFailed", 412, AccessDeniedAs::NotFound, 503),
             ("SlowDown", 503, AccessDeniedAs::NotFound, 503),
             ("-", 503, AccessDeniedAs::NotFound, 503),
             ("NoSuchBucket", 404, AccessDeniedAs::NotFound, 502),

@@ -9,14 +9,13 @@ mod mounts;
 mod stream;
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::SharedCredentialsProvider;
 use futures_util::future::BoxFuture;
 use http::HeaderValue;
 
@@ -32,6 +31,33 @@ use crate::plan::{ByteRange, whole_seconds};
 #[derive(Clone)]
 pub struct S3Store {
     inner: Arc<Inner>,
+}
+
+/// Fixed credentials, for tests and tools; deployments use the AWS default chain.
+#[derive(Clone)]
+pub struct StaticCredentials {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+}
+
+/// Backoff the SDK's standard retry mode may add across all attempts of one call (its initial
+/// backoff is 1 s, with jitter, capped at 20 s; with 3 attempts it sleeps at most about 3 s).
+const RETRY_BACKOFF_ALLOWANCE: Duration = Duration::from_secs(3);
+
+/// Per attempt, `read_timeout` bounds the time to the first response byte, connecting
+/// included, and `operation_attempt_timeout` says the same; `operation_timeout` bounds one call
+/// with all its attempts, so a HeadObject followed by a GetObject stays well inside CloudFront's
+/// 30 s origin response timeout with the defaults (2 × (3 × 3 s + 3 s) = 24 s at worst).
+fn timeouts(s3: &crate::config::S3Config) -> TimeoutConfig {
+    let attempt = s3.first_byte_timeout;
+    TimeoutConfig::builder()
+        .connect_timeout(s3.connect_timeout.min(attempt))
+        .read_timeout(attempt)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(attempt * s3.max_attempts.max(1) + RETRY_BACKOFF_ALLOWANCE)
+        .build()
 }
 
 /// What the store and its streams share.
@@ -53,20 +79,11 @@ struct Target {
 impl S3Store {
     /// Builds the client from `[storage.s3]`. Credentials come from the AWS default chain unless
     /// `credentials` is given (tests, tools).
-    pub async fn new(
-        loaded: &LoadedConfig,
-        credentials: Option<SharedCredentialsProvider>,
-    ) -> Result<Self, ConfigError> {
+    pub async fn new(loaded: &LoadedConfig, credentials: Option<StaticCredentials>) -> Result<Self, ConfigError> {
         let s3 = &loaded.config.storage.s3;
         let mounts = Mounts::new(loaded)?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(s3.connect_timeout)
-                    .read_timeout(s3.first_byte_timeout)
-                    .operation_attempt_timeout(s3.first_byte_timeout + s3.connect_timeout)
-                    .build(),
-            )
+            .timeout_config(timeouts(s3))
             .retry_config(RetryConfig::standard().with_max_attempts(s3.max_attempts.max(1)))
             .stalled_stream_protection(
                 StalledStreamProtectionConfig::enabled().grace_period(s3.stalled_stream_grace).build(),
@@ -74,14 +91,20 @@ impl S3Store {
         if let Some(region) = &s3.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
-        if let Some(credentials) = credentials {
+        if let Some(StaticCredentials { access_key_id, secret_access_key }) = credentials {
+            let credentials =
+                aws_sdk_s3::config::Credentials::new(access_key_id, secret_access_key, None, None, "static");
             loader = loader.credentials_provider(credentials);
         }
         let shared = loader.load().await;
         if shared.region().is_none() {
             return Err(loaded.error("storage.s3.region", "no region: set it here or in AWS_REGION"));
         }
-        let mut config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(s3.force_path_style);
+        let mut config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(s3.force_path_style)
+            // The ETag already pins the version; a checksum over a ranged body cannot be checked
+            // anyway, and computing one per chunk would be wasted work on the hot path.
+            .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired);
         if let Some(endpoint) = &s3.endpoint {
             let uri: http::Uri = endpoint.parse().map_err(|_| loaded.error("storage.s3.endpoint", "not a URL"))?;
             if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
@@ -148,9 +171,11 @@ impl Inner {
             tracing::info!(bucket = %target.bucket, key = %target.key, "object replaced while being served");
             return Err(StoreError::Changed);
         }
-        if output.content_length() != i64::try_from(range.len()).ok() {
-            tracing::warn!(bucket = %target.bucket, key = %target.key, "GetObject length differs from the range asked");
-            return Err(StoreError::Upstream("GetObject length mismatch".into()));
+        let expected_range = format!("bytes {}-{}/", range.start(), range.last());
+        let range_ok = output.content_range().is_some_and(|r| r.starts_with(&expected_range));
+        if output.content_length() != i64::try_from(range.len()).ok() || !range_ok {
+            tracing::warn!(bucket = %target.bucket, key = %target.key, asked = %expected_range, got = ?output.content_range(), "GetObject answered another range");
+            return Err(StoreError::Upstream("GetObject range mismatch".into()));
         }
         Ok(output.body)
     }
