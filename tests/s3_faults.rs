@@ -70,6 +70,27 @@ async fn a_cut_range_is_resumed_byte_exact() {
 }
 
 #[tokio::test]
+async fn a_later_part_of_a_multi_range_response_is_resumed_too() {
+    let (origin, proxy, content) = setup(|_| {}).await;
+    proxy.fail_body(BodyFault::Pass);
+    proxy.fail_body(BodyFault::CutAfter(300_000));
+    let response = origin
+        .client(Protocol::Http1)
+        .get(origin.url("/big.mp4"))
+        .header("range", "bytes=0-99,5000000-5999999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    let declared: usize = response.headers()["content-length"].to_str().unwrap().parse().unwrap();
+    let body = response.bytes().await.unwrap();
+    assert_eq!(body.len(), declared);
+    let second = &content[5_000_000..6_000_000];
+    let at = body.windows(64).position(|w| w == &second[..64]).expect("the second part is in the body");
+    assert_eq!(&body[at..at + second.len()], second);
+}
+
+#[tokio::test]
 async fn a_spent_resume_budget_aborts_the_response() {
     let (origin, proxy, _) = setup(|c| c.storage.s3.max_resumes = 1).await;
     for protocol in PROTOCOLS {
@@ -211,6 +232,10 @@ async fn no_error_reveals_the_bucket_or_s3s_answer() {
     answers.push(record(client.get(origin.url("/other.mp4")).send().await.unwrap()).await);
     proxy.set_outage(Some(Outage::Hang));
     answers.push(record(client.get(origin.url("/other2.mp4")).send().await.unwrap()).await);
+    proxy.set_outage(Some(Outage::SlowDown));
+    let throttled = client.get(origin.url("/big.mp4")).send().await.unwrap();
+    assert_eq!(throttled.headers()["retry-after"], "1");
+    answers.push(record(throttled).await);
     proxy.set_outage(None);
 
     // Wrong credentials: S3 refuses every signature.
@@ -232,7 +257,7 @@ async fn no_error_reveals_the_bucket_or_s3s_answer() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let statuses: Vec<&str> = answers.iter().map(|a| &a[..3]).collect();
-    assert_eq!(statuses, ["404", "416", "412", "502", "504", "404"], "{:?}", proxy.log.lock().unwrap());
+    assert_eq!(statuses, ["404", "416", "412", "502", "504", "503", "404"], "{:?}", proxy.log.lock().unwrap());
     for answer in answers {
         assert!(!leaks(&answer), "{answer}");
     }

@@ -26,11 +26,15 @@ pub enum Outage {
     Reset,
     /// Nothing is ever answered.
     Hang,
+    /// Every request is answered 503 SlowDown, as S3 throttles.
+    SlowDown,
 }
 
 /// What happens to a GET's response.
 #[derive(Clone)]
 pub enum BodyFault {
+    /// Nothing happens to this GET (a placeholder to target a later one).
+    Pass,
     /// The body breaks after this many bytes.
     CutAfter(usize),
     /// The body stops after this many bytes until `release` is notified, then breaks.
@@ -136,6 +140,7 @@ impl Shared {
                 }
                 return;
             }
+            Some(Outage::SlowDown) | None => {}
             Some(Outage::Hang) => {
                 // Hold the socket open without answering until the peer gives up.
                 let mut socket = socket;
@@ -143,7 +148,6 @@ impl Shared {
                 let _ = tokio::io::copy(&mut socket, &mut sink).await;
                 return;
             }
-            None => {}
         }
         let Ok(upstream) = TcpStream::connect(self.upstream).await else {
             return;
@@ -173,6 +177,7 @@ impl Shared {
             // An error from the service makes hyper close the connection without an answer.
             Some(Outage::Refuse | Outage::Reset) => return Err(std::io::Error::other("injected outage")),
             Some(Outage::Hang) => std::future::pending::<()>().await,
+            Some(Outage::SlowDown) => return Ok(slow_down()),
             None => {}
         }
         let fault = if is_get { self.plan.lock().unwrap().bodies.pop_front() } else { None };
@@ -225,6 +230,17 @@ impl Shared {
         };
         StreamBody::new(stream).boxed()
     }
+}
+
+/// S3's throttling answer, with its XML error body.
+fn slow_down() -> hyper::Response<ProxyBody> {
+    let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+    let body = http_body_util::Full::new(Bytes::from_static(xml.as_bytes())).map_err(|never| match never {}).boxed();
+    let mut response = hyper::Response::new(body);
+    *response.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+    response.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/xml"));
+    response.headers_mut().insert("x-amz-request-id", hyper::header::HeaderValue::from_static("0123456789ABCDEF"));
+    response
 }
 
 /// Counts an upstream body as open while it lives.
