@@ -16,7 +16,7 @@ COPY config/ /etc/vod-origin/
 COPY media/ /var/lib/vod-origin/media/
 WORKDIR /var/lib/vod-origin
 USER vod
-EXPOSE 8443 8080
+EXPOSE 8443 8080 9090
 # SIGTERM starts a graceful drain (server.drain_timeout); keep ECS's stopTimeout above it.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/vod-origin"]

@@ -87,7 +87,7 @@ impl Body for ResponseBody {
                 if let Err(error) = &frame {
                     // The client sees a broken transfer; this is where the reason is recorded.
                     tracing::warn!(%error, missing = *remaining, "response aborted mid-body");
-                    metrics::counter!("vod_origin_responses_aborted_total").increment(1);
+                    metrics::counter!(crate::telemetry::RESPONSES_ABORTED_TOTAL).increment(1);
                 }
                 Poll::Ready(Some(frame))
             }

@@ -69,6 +69,21 @@ impl RequestError {
         }
     }
 
+    /// The `reason` label of a refusal made before routing, for the refusals metric.
+    pub fn refusal_reason(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::PeerNotAllowed => "peer",
+            Self::SecretRejected => "secret",
+            Self::HttpsRequired => "plain_http",
+            Self::CorsDenied => "cors",
+            Self::MethodNotAllowed => "method",
+            Self::BodyNotAllowed => "body",
+            Self::MissingHost => "host",
+            Self::BadPath(_) => "path",
+            _ => return None,
+        })
+    }
+
     /// The short, fixed body sent to the client. It names the problem, never its cause.
     fn client_message(&self) -> &'static str {
         match self {

@@ -16,6 +16,7 @@
 //! - [`body`]: the response body, which never ends short of its `Content-Length`.
 //! - [`media_type`], [`cache_control`]: `Content-Type` and `Cache-Control` per object.
 //! - [`error`]: the request path's one error type and its mapping to statuses.
+//! - [`telemetry`]: metric names and the access log; [`logging`]: where log lines go.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -34,4 +35,5 @@ pub mod pipeline;
 pub mod plan;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod tls;

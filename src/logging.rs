@@ -1,10 +1,20 @@
-//! Log output: human-readable lines for a terminal, JSON lines for a log pipeline.
+//! Log output: the access log (target `access`, one line per request) on stdout, everything
+//! else on stderr; human-readable lines for a terminal, JSON lines for a log pipeline.
 
-use tracing_subscriber::EnvFilter;
+use std::io::IsTerminal;
+
+use tracing_subscriber::filter::{EnvFilter, filter_fn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, Registry, fmt};
 
 use crate::config::{ConfigError, LoadedConfig, LogFormat};
 
-/// Installs the global subscriber. `RUST_LOG`, when set, wins over `log.level`.
+/// The target of access-log events.
+pub const ACCESS_TARGET: &str = "access";
+
+/// Installs the global subscriber. `RUST_LOG`, when set, wins over `log.level` for the
+/// diagnostic log; the access log is always on.
 pub fn init(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(value) if !value.is_empty() => EnvFilter::try_new(value).map_err(|e| ConfigError {
@@ -14,15 +24,26 @@ pub fn init(loaded: &LoadedConfig) -> Result<(), ConfigError> {
         })?,
         _ => EnvFilter::try_new(&loaded.config.log.level).map_err(|e| loaded.error("log.level", e))?,
     };
-    use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+    let json = loaded.config.log.format == LogFormat::Json;
+    let diagnostics = layer(json, std::io::stderr().is_terminal(), std::io::stderr)
+        .with_filter(filter_fn(|meta| meta.target() != ACCESS_TARGET))
+        .with_filter(filter)
+        .boxed();
+    let access = layer(json, std::io::stdout().is_terminal(), std::io::stdout)
+        .with_filter(filter_fn(|meta| meta.target() == ACCESS_TARGET))
+        .boxed();
     // A second init (tests that start several servers) keeps the first subscriber.
-    let _ = match loaded.config.log.format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
+    let _ = tracing_subscriber::registry().with(vec![diagnostics, access]).try_init();
     Ok(())
+}
+
+fn layer<W>(json: bool, ansi: bool, writer: W) -> Box<dyn Layer<Registry> + Send + Sync>
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    if json {
+        fmt::layer().json().flatten_event(true).with_writer(writer).boxed()
+    } else {
+        fmt::layer().with_ansi(ansi).with_writer(writer).boxed()
+    }
 }

@@ -34,6 +34,24 @@ pub struct Config {
     pub cache_control: CacheControlConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The admin listener (metrics, probes).
+    pub admin: AdminConfig,
+}
+
+/// The admin listener: `/metrics`, `/healthz`, `/readyz`, in plain HTTP.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Serve it at all.
+    pub enabled: bool,
+    /// Its address; keep it private (loopback, or a port only the VPC reaches).
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self { enabled: true, listen: SocketAddr::from(([127, 0, 0, 1], 9090)) }
+    }
 }
 
 /// The HTTPS listener.

@@ -30,7 +30,9 @@ use crate::error::RequestError;
 use crate::guard::Guard;
 use crate::key::{KeyError, ObjectKey, key_from_path};
 use crate::plan::plan;
+use crate::server::Outcome;
 use crate::store::{ObjectStore, StoreError};
+use crate::telemetry::{self, Route};
 
 /// The methods the origin answers, as sent in `Allow`.
 pub const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
@@ -85,9 +87,9 @@ impl App {
         let path = request.uri.path();
         let probe = matches!(request.method, Method::GET | Method::HEAD);
         let mut response = if path == HEALTH_PATH && probe {
-            health::respond(true)
+            with_outcome(health::respond(true), Route::Probe, "none")
         } else if path == READY_PATH && probe {
-            health::respond(self.readiness.is_ready())
+            with_outcome(health::respond(self.readiness.is_ready()), Route::Probe, "none")
         } else {
             let mut response = self.serve(request, peer).await.unwrap_or_else(|e| refuse(e, request));
             append_vary(&mut response, "Origin");
@@ -117,7 +119,10 @@ impl App {
     /// Answers a request that arrived on the plain-HTTP listener.
     pub fn answer_plain_http(&self, request: &Parts, https_port: u16) -> Response<ResponseBody> {
         let response = self.plain_http.answer(request, Some(https_port)).unwrap_or_else(|e| refuse(e, request));
-        without_body_for_head(request, response)
+        if response.status() == StatusCode::MOVED_PERMANENTLY {
+            metrics::counter!(telemetry::REDIRECTS_TOTAL).increment(1);
+        }
+        without_body_for_head(request, with_outcome(response, Route::PlainHttp, "none"))
     }
 
     async fn serve(&self, request: &Parts, peer: IpAddr) -> Result<Response<ResponseBody>, RequestError> {
@@ -131,7 +136,13 @@ impl App {
             CorsOutcome::Preflight(response) => return Ok(response),
             CorsOutcome::Apply(cors) => cors,
         };
-        let mut response = self.route(request).await.unwrap_or_else(|e| refuse(e, request));
+        let (route, result) = self.route(request).await;
+        let storage = match &result {
+            Err(RequestError::Store(error)) => error.kind(),
+            Ok(_) if route == Route::Object => "ok",
+            _ => "none",
+        };
+        let mut response = with_outcome(result.unwrap_or_else(|e| refuse(e, request)), route, storage);
         if let Some(cors) = cors {
             cors.apply(response.headers_mut());
         }
@@ -148,37 +159,56 @@ impl App {
                 return Ok(CorsOutcome::Apply(None));
             };
             let requested = request.headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS);
-            let mut response = match self.cors.preflight(origin, method, requested) {
+            let response = match self.cors.preflight(origin, method, requested) {
                 PreflightDecision::Allowed(cors) => {
+                    cors_decision("preflight_allowed");
                     let mut response = empty(StatusCode::OK);
                     cors.apply(response.headers_mut());
                     response
                 }
-                PreflightDecision::Denied => RequestError::CorsDenied.into_response(),
+                PreflightDecision::Denied => {
+                    cors_decision("preflight_denied");
+                    RequestError::CorsDenied.into_response()
+                }
             };
+            let mut response = with_outcome(response, Route::Preflight, "none");
             append_vary(&mut response, "Access-Control-Request-Method");
             append_vary(&mut response, "Access-Control-Request-Headers");
             return Ok(CorsOutcome::Preflight(response));
         }
         match self.cors.actual(origin, &request.method) {
-            ActualDecision::Allowed(cors) => Ok(CorsOutcome::Apply(Some(cors))),
-            ActualDecision::Denied => Err(RequestError::CorsDenied),
-            ActualDecision::NotApplied => Ok(CorsOutcome::Apply(None)),
+            ActualDecision::Allowed(cors) => {
+                cors_decision("allowed");
+                Ok(CorsOutcome::Apply(Some(cors)))
+            }
+            ActualDecision::Denied => {
+                cors_decision("denied");
+                Err(RequestError::CorsDenied)
+            }
+            ActualDecision::NotApplied => {
+                cors_decision("not_applied");
+                Ok(CorsOutcome::Apply(None))
+            }
         }
     }
 
-    async fn route(&self, request: &Parts) -> Result<Response<ResponseBody>, RequestError> {
+    async fn route(&self, request: &Parts) -> (Route, Result<Response<ResponseBody>, RequestError>) {
         if request.method == Method::OPTIONS {
             let mut response = empty(StatusCode::OK);
             response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
-            return Ok(response);
+            return (Route::Options, Ok(response));
         }
         let head = request.method == Method::HEAD;
         if let Some(file) = self.static_files.get(request.uri.path()) {
             let plan = plan(&request.method, &request.headers, &file.meta.validators(), file.meta.len);
             let source = Source::Static(file.bytes.clone());
-            return respond::object(&file.meta, plan, head, file.cache_control.clone(), source, &self.boundary).await;
+            let response = respond::object(&file.meta, plan, head, file.cache_control.clone(), source, &self.boundary);
+            return (Route::PolicyFile, response.await);
         }
+        (Route::Object, self.route_object(request, head).await)
+    }
+
+    async fn route_object(&self, request: &Parts, head: bool) -> Result<Response<ResponseBody>, RequestError> {
         let key = key_from_path(request.uri.path()).map_err(|e| match e {
             KeyError::Root => RequestError::NotFound,
             other => RequestError::BadPath(other),
@@ -240,6 +270,9 @@ fn refuse(error: RequestError, request: &Parts) -> Response<ResponseBody> {
     let status = error.status();
     // Store failures were logged with their cause (bucket, code, request id) where they happened.
     tracing::debug!(path = %request.uri.path(), %status, error = %error, "request refused");
+    if let Some(reason) = error.refusal_reason() {
+        metrics::counter!(telemetry::REFUSALS_TOTAL, "reason" => reason).increment(1);
+    }
     let mut response = error.into_response();
     // A 405 with a pending body, like a refused body, leaves unread bytes on the connection.
     if status == StatusCode::METHOD_NOT_ALLOWED && request.headers.contains_key(header::CONTENT_LENGTH) {
@@ -263,6 +296,16 @@ fn empty(status: StatusCode) -> Response<ResponseBody> {
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0));
     response
+}
+
+/// Tags a response with its route kind and store outcome, for the access log and the metrics.
+fn with_outcome(mut response: Response<ResponseBody>, route: Route, storage: &'static str) -> Response<ResponseBody> {
+    response.extensions_mut().insert(Outcome { route, storage });
+    response
+}
+
+fn cors_decision(decision: &'static str) {
+    metrics::counter!(telemetry::CORS_DECISIONS_TOTAL, "decision" => decision).increment(1);
 }
 
 /// Adds `name` to `Vary`, keeping whatever is there.

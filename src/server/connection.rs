@@ -14,14 +14,33 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
-use super::idle::{Activity, Tracked};
+use super::idle::Activity;
 use super::linger::Lingering;
+use super::request_log::{RequestLog, Tracked};
+use crate::telemetry;
 
 /// Which listener a connection came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Listener {
     Https,
     PlainHttp,
+    Admin,
+}
+
+/// Counts a connection in the active-connections gauge while it lives.
+struct Counted(&'static str);
+
+impl Counted {
+    fn new(protocol: &'static str) -> Self {
+        metrics::gauge!(telemetry::CONNECTIONS_ACTIVE, "protocol" => protocol).increment(1.0);
+        Self(protocol)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        metrics::gauge!(telemetry::CONNECTIONS_ACTIVE, "protocol" => self.0).decrement(1.0);
+    }
 }
 
 /// How the server tells a connection to finish.
@@ -43,37 +62,56 @@ pub(super) async fn serve(
 ) {
     let stream = Lingering::new(stream);
     match listener {
-        Listener::PlainHttp => http(stream, peer, listener, shared, shutdown).await,
+        Listener::PlainHttp => http(stream, peer, listener, "http1-plain", shared, shutdown).await,
+        Listener::Admin => http(stream, peer, listener, "admin", shared, shutdown).await,
         Listener::Https => {
             let tls = match tokio::time::timeout(shared.handshake_timeout, shared.tls.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 // A failed handshake is the client's problem (plain text on the TLS port, an old
                 // protocol, a scanner): note it and close.
-                Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
-                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                Ok(Err(error)) => {
+                    metrics::counter!(telemetry::TLS_HANDSHAKE_FAILURES_TOTAL, "reason" => "error").increment(1);
+                    return tracing::debug!(%peer, %error, "TLS handshake failed");
+                }
+                Err(_) => {
+                    metrics::counter!(telemetry::TLS_HANDSHAKE_FAILURES_TOTAL, "reason" => "timeout").increment(1);
+                    return tracing::debug!(%peer, "TLS handshake timed out");
+                }
             };
-            http(tls, peer, listener, shared, shutdown).await;
+            let protocol = if tls.get_ref().1.alpn_protocol() == Some(b"h2") { "h2" } else { "http1" };
+            http(tls, peer, listener, protocol, shared, shutdown).await;
         }
     }
 }
 
-async fn http<I>(io: I, peer: SocketAddr, listener: Listener, shared: Arc<Shared>, shutdown: Stop)
-where
+async fn http<I>(
+    io: I,
+    peer: SocketAddr,
+    listener: Listener,
+    protocol: &'static str,
+    shared: Arc<Shared>,
+    shutdown: Stop,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let _counted = Counted::new(protocol);
     let activity = Activity::default();
     let service = {
         let (shared, activity) = (Arc::clone(&shared), activity.clone());
         service_fn(move |request: http::Request<Incoming>| {
             let (shared, guard) = (Arc::clone(&shared), activity.begin());
             async move {
+                let start = std::time::Instant::now();
                 // The body is never read: the pipeline refuses requests that declare one.
                 let (parts, _body) = request.into_parts();
-                let response = match listener {
+                let mut response = match listener {
                     Listener::Https => shared.app.handle(&parts, peer.ip()).await,
                     Listener::PlainHttp => shared.app.answer_plain_http(&parts, shared.https_port),
+                    Listener::Admin => super::admin::answer(&parts, &shared.app),
                 };
-                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, guard)))
+                let mut log = RequestLog::new(&parts, start, peer, protocol);
+                log.respond(&mut response);
+                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, guard, log)))
             }
         })
     };

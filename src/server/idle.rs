@@ -1,17 +1,14 @@
 //! Closing connections that carry no request: an HTTP/2 connection otherwise stays open for as
 //! long as the client answers pings, holding a connection slot.
 //!
-//! Each request holds an [`ActiveGuard`] until its response body is finished or dropped; the
+//! Each request holds an [`ActiveGuard`] until its response body is finished or dropped (see
+//! `request_log::Tracked`); the
 //! connection is idle when none is held, and is closed gracefully after `server.idle_timeout`
 //! of that.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http_body::{Body, Frame, SizeHint};
-use pin_project_lite::pin_project;
 use tokio::sync::watch;
 
 /// Requests in flight on one connection.
@@ -46,44 +43,6 @@ pub struct ActiveGuard(Activity);
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.0.0.send_modify(|n| *n -= 1);
-    }
-}
-
-pin_project! {
-    /// A response body that keeps its request counted as in flight until it is done.
-    pub struct Tracked<B> {
-        #[pin]
-        body: B,
-        guard: Option<ActiveGuard>,
-    }
-}
-
-impl<B> Tracked<B> {
-    /// Ties `guard` to `body`.
-    pub fn new(body: B, guard: ActiveGuard) -> Self {
-        Self { body, guard: Some(guard) }
-    }
-}
-
-impl<B: Body> Body for Tracked<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let this = self.project();
-        let frame = this.body.poll_frame(cx);
-        if matches!(frame, Poll::Ready(None | Some(Err(_)))) {
-            this.guard.take();
-        }
-        frame
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }
 

@@ -4,9 +4,13 @@
 //! any connection is accepted; [`Server::run`] then serves until the shutdown future resolves, so
 //! tests bind port 0 and pass a oneshot.
 
+mod admin;
 mod connection;
 mod idle;
 mod linger;
+mod request_log;
+
+pub use request_log::Outcome;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -36,6 +40,8 @@ const MAX_H2_HEADER_LIST_BYTES: u32 = 64 * 1024;
 /// Pause after a failed accept (usually EMFILE): long enough not to spin, short enough not to
 /// be noticed once descriptors are free again.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+/// How often histogram samples are folded into buckets.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// HTTP/2 pings find dead peers (a vanished NAT entry) that would otherwise hold a slot until
 /// `server.idle_timeout`.
 const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
@@ -44,6 +50,7 @@ const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
 pub struct Server {
     https: TcpListener,
     plain: Option<TcpListener>,
+    admin: Option<TcpListener>,
     shared: Arc<Shared>,
     drain_timeout: Duration,
 }
@@ -77,6 +84,10 @@ impl Server {
             PlainHttpMode::Off => None,
             _ => Some(bind_listener(loaded, "plain_http.listen", config.plain_http.listen).await?),
         };
+        let admin = match config.admin.enabled {
+            true => Some(bind_listener(loaded, "admin.listen", config.admin.listen).await?),
+            false => None,
+        };
         let https_port = https.local_addr().map_err(|e| loaded.error("server.listen", e))?.port();
         let shared = Shared {
             app,
@@ -87,7 +98,8 @@ impl Server {
             https_port,
             connections: Arc::new(Semaphore::new(config.server.max_connections.max(1))),
         };
-        Ok(Self { https, plain, shared: Arc::new(shared), drain_timeout: config.server.drain_timeout })
+        crate::telemetry::prometheus();
+        Ok(Self { https, plain, admin, shared: Arc::new(shared), drain_timeout: config.server.drain_timeout })
     }
 
     /// The HTTPS listener's address.
@@ -98,6 +110,11 @@ impl Server {
     /// The readiness `/readyz` reports, for callers that want to await it.
     pub fn readiness(&self) -> Arc<crate::pipeline::Readiness> {
         self.shared.app.readiness()
+    }
+
+    /// The admin listener's address, when there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|l| l.local_addr().expect("a bound listener has an address"))
     }
 
     /// The plain-HTTP listener's address, when there is one.
@@ -116,12 +133,22 @@ impl Server {
             let shared = Arc::clone(&self.shared);
             tokio::spawn(async move { shared.app.warm_up().await })
         };
+        // Histograms keep raw samples between scrapes; upkeep folds them so memory stays flat
+        // even when nobody scrapes.
+        let upkeep = tokio::spawn(async {
+            let mut tick = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+            loop {
+                tick.tick().await;
+                crate::telemetry::prometheus().run_upkeep();
+            }
+        });
         tokio::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
                 () = &mut shutdown => break,
                 accepted = accept(&self.https, &self.shared.connections) => accepted.map(|a| (a, Listener::Https)),
                 accepted = accept_optional(self.plain.as_ref(), &self.shared.connections) => accepted.map(|a| (a, Listener::PlainHttp)),
+                accepted = accept_optional(self.admin.as_ref(), &self.shared.connections) => accepted.map(|a| (a, Listener::Admin)),
             };
             let Some(((stream, peer, permit), listener)) = accepted else { continue };
             let (shared, stop) =
@@ -135,6 +162,8 @@ impl Server {
         warm_up.abort();
         drop(self.https);
         drop(self.plain);
+        drop(self.admin);
+        upkeep.abort();
         tracing::info!(connections = connections.len(), "draining connections");
         draining.cancel();
         connections.close();

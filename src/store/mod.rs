@@ -117,6 +117,19 @@ impl StoreError {
         }
     }
 
+    /// A short name for logs and metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Changed => "changed",
+            Self::Forbidden => "forbidden",
+            Self::Unavailable { .. } => "unavailable",
+            Self::Timeout => "timeout",
+            Self::Upstream(_) => "upstream_error",
+            Self::Io(_) => "io_error",
+        }
+    }
+
     /// The fixed body a client sees.
     pub(crate) fn client_message(&self) -> &'static str {
         match self {

@@ -80,6 +80,7 @@ impl TestCa {
 pub struct Origin {
     pub https: SocketAddr,
     pub plain: Option<SocketAddr>,
+    pub admin: Option<SocketAddr>,
     pub ca: TestCa,
     /// The S3 server behind the origin, for the S3 backend.
     pub s3: Option<s3::S3Server>,
@@ -98,6 +99,7 @@ pub fn base_config(ca: &TestCa, root: &Path) -> Config {
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.plain_http.listen = "127.0.0.1:0".parse().unwrap();
+    config.admin.listen = "127.0.0.1:0".parse().unwrap();
     config.tls.cert_chain = Some(ca.chain.clone());
     config.tls.private_key = Some(ca.key.clone());
     config.storage.root = root.to_path_buf();
@@ -164,13 +166,13 @@ impl Origin {
                 .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
                 .try_init();
         }
-        let (https, plain) = (server.https_addr(), server.plain_addr());
+        let (https, plain, admin) = (server.https_addr(), server.plain_addr(), server.admin_addr());
         let readiness = server.readiness();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(server.run(async move {
             let _ = rx.await;
         }));
-        Self { https, plain, ca, s3, readiness, shutdown: Some(tx), task: Some(task) }
+        Self { https, plain, admin, ca, s3, readiness, shutdown: Some(tx), task: Some(task) }
     }
 
     /// Resolves once the store has answered the warm-up call.

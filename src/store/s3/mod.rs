@@ -9,7 +9,7 @@ mod mounts;
 mod stream;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -26,6 +26,7 @@ use crate::config::{AccessDeniedAs, ConfigError, LoadedConfig};
 use crate::key::ObjectKey;
 use crate::media_type;
 use crate::plan::{ByteRange, whole_seconds};
+use crate::telemetry;
 
 /// Objects in S3 or an S3-compatible server.
 #[derive(Clone)]
@@ -131,8 +132,9 @@ impl Inner {
     async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta, StoreError> {
         let (bucket, s3_key) = self.locate(key)?;
         let context = Context { operation: "HeadObject", bucket: &bucket, key: &s3_key };
+        let started = Instant::now();
         let output = self.client.head_object().bucket(&bucket).key(&s3_key).send().await;
-        let output = output.map_err(|e| classify(&e, self.access_denied, context))?;
+        let output = record("HeadObject", started, output.map_err(|e| classify(&e, self.access_denied, context)))?;
         let invalid = |what: &str| {
             tracing::warn!(bucket, key = s3_key, "HeadObject answer without a usable {what}");
             StoreError::Upstream(format!("HeadObject without {what}"))
@@ -156,6 +158,7 @@ impl Inner {
     /// Opens a ranged GET of exactly the version `target.etag` names.
     async fn open(&self, target: &Target, range: ByteRange) -> Result<aws_sdk_s3::primitives::ByteStream, StoreError> {
         let context = Context { operation: "GetObject", bucket: &target.bucket, key: &target.key };
+        let started = Instant::now();
         let output = self
             .client
             .get_object()
@@ -165,7 +168,8 @@ impl Inner {
             .if_match(&target.etag)
             .send()
             .await
-            .map_err(|e| classify(&e, self.access_denied, context))?;
+            .map_err(|e| classify(&e, self.access_denied, context));
+        let output = record("GetObject", started, output)?;
         // Some S3-compatible servers ignore If-Match, so the version is checked here too.
         if output.e_tag() != Some(target.etag.as_str()) {
             tracing::info!(bucket = %target.bucket, key = %target.key, "object replaced while being served");
@@ -179,6 +183,18 @@ impl Inner {
         }
         Ok(output.body)
     }
+}
+
+/// Counts an S3 call by outcome and records its latency to the response headers.
+fn record<T>(operation: &'static str, started: Instant, result: Result<T, StoreError>) -> Result<T, StoreError> {
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(error) => error.kind(),
+    };
+    metrics::counter!(telemetry::S3_REQUESTS_TOTAL, "operation" => operation, "outcome" => outcome).increment(1);
+    metrics::histogram!(telemetry::S3_REQUEST_DURATION_SECONDS, "operation" => operation)
+        .record(started.elapsed().as_secs_f64());
+    result
 }
 
 impl ObjectStore for S3Store {

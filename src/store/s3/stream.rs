@@ -25,11 +25,14 @@ pub(super) fn resumable(
         let mut body = first;
         let mut offset = range.start();
         let mut resumes = 0u32;
+        // One registry lookup per stream; each chunk is then an atomic add.
+        let s3_bytes = metrics::counter!(crate::telemetry::S3_BYTES_TOTAL);
         while offset < range.end() {
             let broke = match body.next().await {
                 Some(Ok(chunk)) => {
                     let chunk = within(chunk, range.end() - offset)?;
                     offset += chunk.len() as u64;
+                    s3_bytes.increment(chunk.len() as u64);
                     // An empty chunk is legal and carries nothing; skip it rather than yield it.
                     if !chunk.is_empty() {
                         yield chunk;
@@ -45,7 +48,7 @@ pub(super) fn resumable(
             }
             resumes += 1;
             tracing::info!(bucket = %target.bucket, key = %target.key, offset, resumes, cause = %broke, "S3 body broke; resuming");
-            metrics::counter!("vod_origin_s3_resumes_total").increment(1);
+            metrics::counter!(crate::telemetry::S3_RESUMES_TOTAL).increment(1);
             let rest = ByteRange::new(offset, range.end()).expect("offset is before the end");
             body = inner.open(&target, rest).await?;
         }

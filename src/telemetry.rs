@@ -1,0 +1,115 @@
+//! What the origin reports about its traffic: Prometheus metrics (names carry their unit, labels
+//! are bounded and never copied from request headers) and the access log, one line per request.
+
+use std::sync::OnceLock;
+
+use http::StatusCode;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Requests answered, by `route` kind and `status` class.
+pub const REQUESTS_TOTAL: &str = "vod_origin_requests_total";
+/// Body bytes sent to clients, by `route`.
+pub const RESPONSE_BYTES_TOTAL: &str = "vod_origin_response_bytes_total";
+/// From request to the last body byte (or the client leaving), by `route`.
+pub const REQUEST_DURATION_SECONDS: &str = "vod_origin_request_duration_seconds";
+/// From request to response headers, by `route`.
+pub const TIME_TO_FIRST_BYTE_SECONDS: &str = "vod_origin_time_to_first_byte_seconds";
+/// S3 calls, by `operation` and `outcome`.
+pub const S3_REQUESTS_TOTAL: &str = "vod_origin_s3_requests_total";
+/// S3 call latency to the response headers, by `operation`.
+pub const S3_REQUEST_DURATION_SECONDS: &str = "vod_origin_s3_request_duration_seconds";
+/// Body bytes read from S3.
+pub const S3_BYTES_TOTAL: &str = "vod_origin_s3_bytes_total";
+/// S3 bodies resumed after breaking mid-stream.
+pub const S3_RESUMES_TOTAL: &str = "vod_origin_s3_resumes_total";
+/// Responses aborted after their headers (the client sees a broken transfer).
+pub const RESPONSES_ABORTED_TOTAL: &str = "vod_origin_responses_aborted_total";
+/// CORS decisions, by `decision`.
+pub const CORS_DECISIONS_TOTAL: &str = "vod_origin_cors_decisions_total";
+/// Requests refused before routing, by `reason` (secret, peer, plain_http...).
+pub const REFUSALS_TOTAL: &str = "vod_origin_refusals_total";
+/// Plain-HTTP requests redirected to HTTPS.
+pub const REDIRECTS_TOTAL: &str = "vod_origin_https_redirects_total";
+/// Open connections, by `protocol`.
+pub const CONNECTIONS_ACTIVE: &str = "vod_origin_connections_active";
+/// Failed TLS handshakes, by `reason` (error, timeout).
+pub const TLS_HANDSHAKE_FAILURES_TOTAL: &str = "vod_origin_tls_handshake_failures_total";
+
+/// Histogram buckets in seconds: from a cached HEAD (sub-millisecond) to a long download.
+const SECONDS_BUCKETS: &[f64] =
+    &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
+
+/// The process's metrics recorder, installed on first use. A process has one recorder; servers
+/// started later in the same process (tests) share it.
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new().set_buckets(SECONDS_BUCKETS).expect("buckets are not empty");
+        match builder.install_recorder() {
+            Ok(handle) => handle,
+            // Another recorder is installed (an embedding program's): render ours unattached.
+            Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+        }
+    })
+}
+
+/// The bounded label for a status: `2xx`, `3xx`, `4xx`, `5xx`.
+pub fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// What kind of request a response answered: the `route` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// An object from the store.
+    Object,
+    /// crossdomain.xml or clientaccesspolicy.xml.
+    PolicyFile,
+    /// A CORS preflight.
+    Preflight,
+    /// A plain OPTIONS.
+    Options,
+    /// /healthz or /readyz.
+    Probe,
+    /// Refused before routing (access, scheme, method, path).
+    Refused,
+    /// The plain-HTTP listener.
+    PlainHttp,
+    /// The admin listener.
+    Admin,
+}
+
+impl Route {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Object => "object",
+            Self::PolicyFile => "policy_file",
+            Self::Preflight => "preflight",
+            Self::Options => "options",
+            Self::Probe => "probe",
+            Self::Refused => "refused",
+            Self::PlainHttp => "plain_http",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(status_class(StatusCode::PARTIAL_CONTENT), "2xx");
+        assert_eq!(status_class(StatusCode::NOT_MODIFIED), "3xx");
+        assert_eq!(status_class(StatusCode::RANGE_NOT_SATISFIABLE), "4xx");
+        assert_eq!(status_class(StatusCode::GATEWAY_TIMEOUT), "5xx");
+    }
+}
