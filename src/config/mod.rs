@@ -6,6 +6,7 @@
 
 mod load;
 pub mod model;
+mod s3;
 mod validate;
 
 pub use load::{ConfigError, ENV_PREFIX, LoadedConfig};
