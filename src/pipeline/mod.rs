@@ -129,7 +129,9 @@ impl App {
         self.guard.check_peer(peer)?;
         self.guard.check_secret(&request.headers)?;
         if self.guard.viewer_used_plain_http(&request.headers, peer) {
-            return self.plain_http.answer(request, None);
+            let redirect = self.plain_http.answer(request, None)?;
+            metrics::counter!(telemetry::REDIRECTS_TOTAL).increment(1);
+            return Ok(redirect);
         }
         check_method(request)?;
         let cors = match self.cors_step(request)? {
