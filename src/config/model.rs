@@ -78,7 +78,8 @@ pub struct ServerConfig {
     /// it above the CDN's origin keep-alive timeout (CloudFront: 5 s by default, 60 s at most).
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
-    /// Time in-flight responses get to finish on shutdown before connections are closed.
+    /// Time in-flight responses get to finish on shutdown before connections are closed: 25 s
+    /// fits inside ECS's default 30 s stopTimeout, leaving time to exit.
     #[serde(with = "humantime_serde")]
     pub drain_timeout: Duration,
     /// Concurrent streams per HTTP/2 connection.
@@ -95,7 +96,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
-            drain_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(25),
             h2_max_concurrent_streams: 128,
         }
     }
