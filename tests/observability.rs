@@ -4,12 +4,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 
+use common::process::ServerProcess;
 use common::{Origin, Protocol, media_root};
 use reqwest::StatusCode;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use vod_origin::config::Secret;
 
 /// The value of one series in a Prometheus text exposition, 0 when absent.
@@ -65,41 +63,12 @@ async fn metrics_count_the_traffic_sent() {
 
 #[test]
 fn the_access_log_has_one_json_line_per_request() {
-    let certs = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vod-origin"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("VOD_ORIGIN_SERVER__LISTEN", "127.0.0.1:0")
-        .env("VOD_ORIGIN_PLAIN_HTTP__MODE", "off")
-        .env("VOD_ORIGIN_ADMIN__ENABLED", "false")
-        .env("VOD_ORIGIN_LOG__FORMAT", "json")
-        .env("VOD_ORIGIN_TLS__DEV_CERT_DIR", certs.path())
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let port = loop {
-        let mut line = String::new();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "the server exited early");
-        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
-        if event["message"] == "serving" {
-            break event["https"].as_str().unwrap().rsplit(':').next().unwrap().parse::<u16>().unwrap();
-        }
-    };
-    let ca = CertificateDer::from_pem_file(certs.path().join("dev-ca.pem")).unwrap();
+    let server = ServerProcess::start(&[]);
+    let client = server.client(true);
+    let url = server.url("/sample/sample.mp4");
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca).unwrap();
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let client = reqwest::Client::builder().use_preconfigured_tls(tls).http1_only().build().unwrap();
         let response = client
-            .get(format!("https://localhost:{port}/sample/sample.mp4"))
+            .get(url)
             .header("range", "bytes=10-109")
             .header("x-amz-cf-id", "Cf-Request-1==")
             .header("x-forwarded-for", "203.0.113.7")
@@ -110,6 +79,7 @@ fn the_access_log_has_one_json_line_per_request() {
         assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
         assert_eq!(response.bytes().await.unwrap().len(), 100);
     });
+    let mut child = server.child;
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();

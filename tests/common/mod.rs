@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod process;
 pub mod s3;
 
 use std::net::SocketAddr;
@@ -63,17 +64,22 @@ impl TestCa {
     }
 
     pub fn client_config(&self, alpn: &[&[u8]]) -> rustls::ClientConfig {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca_der.clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        config
+        client_config_trusting(self.ca_der.clone(), alpn)
     }
+}
+
+/// A TLS client configuration that trusts `ca` and nothing else.
+pub fn client_config_trusting(ca: CertificateDer<'static>, alpn: &[&[u8]]) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config
 }
 
 /// A running origin. Dropping it shuts the server down.
