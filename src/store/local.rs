@@ -8,7 +8,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
@@ -69,15 +69,29 @@ fn meta_of(file: &std::fs::Metadata, key: &ObjectKey) -> Result<ObjectMeta, Stor
     }
     Ok(ObjectMeta {
         len: file.len(),
-        etag: HeaderValue::try_from(etag_of(file)?).expect("hex digits are a valid header value"),
+        etag: Version::of(file)?.etag(),
         last_modified: whole_seconds(file.modified()?),
         content_type: media_type::for_extension(key.extension()),
     })
 }
 
-fn etag_of(file: &std::fs::Metadata) -> Result<String, StoreError> {
-    let since_epoch = file.modified()?.duration_since(UNIX_EPOCH).unwrap_or_default();
-    Ok(format!("\"{:x}{:08x}-{:x}\"", since_epoch.as_secs(), since_epoch.subsec_nanos(), file.len()))
+/// What identifies one version of a file: its modification time and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Version {
+    modified: SystemTime,
+    len: u64,
+}
+
+impl Version {
+    fn of(file: &std::fs::Metadata) -> Result<Self, StoreError> {
+        Ok(Self { modified: file.modified()?, len: file.len() })
+    }
+
+    fn etag(&self) -> HeaderValue {
+        let since_epoch = self.modified.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let etag = format!("\"{:x}{:08x}-{:x}\"", since_epoch.as_secs(), since_epoch.subsec_nanos(), self.len);
+        HeaderValue::try_from(etag).expect("hex digits are a valid header value")
+    }
 }
 
 impl ObjectStore for LocalStore {
@@ -102,41 +116,39 @@ impl ObjectStore for LocalStore {
     ) -> BoxFuture<'a, Result<ByteStream, StoreError>> {
         let this = self.clone();
         let key = key.clone();
-        let expected = meta.clone();
-        let expected_etag = meta.etag.to_str().unwrap_or_default().to_owned();
+        let expected = meta.etag.clone();
         Box::pin(async move {
-            let file = blocking(move || {
+            let (file, version) = blocking(move || {
                 let file = File::open(this.resolve(&key)?).map_err(not_found_or_io)?;
-                if meta_of(&file.metadata()?, &key)?.etag != expected.etag {
+                let version = Version::of(&file.metadata()?)?;
+                if version.etag() != expected {
                     return Err(StoreError::Changed);
                 }
-                Ok(file)
+                Ok((file, version))
             })
             .await?;
-            let etag = expected_etag;
-            Ok(read_chunks(Arc::new(file), etag, range))
+            Ok(read_chunks(Arc::new(file), version, range))
         })
     }
 }
 
 /// Streams `range` of `file`, one chunk per poll. A file that shrinks, or is rewritten in place,
 /// mid-read ends the stream with `Changed`, never with a short or mixed success: each chunk is
-/// checked against the version's entity-tag after it is read (one `fstat` per chunk).
-fn read_chunks(file: Arc<File>, etag: String, range: ByteRange) -> ByteStream {
-    let etag: Arc<str> = etag.into();
+/// checked against the version after it is read (one `fstat` per chunk).
+fn read_chunks(file: Arc<File>, version: Version, range: ByteRange) -> ByteStream {
     Box::pin(async_stream::try_stream! {
         let mut offset = range.start();
         while offset < range.end() {
             let len = usize::try_from(range.end() - offset).unwrap_or(usize::MAX).min(CHUNK_BYTES);
-            let (file, etag) = (Arc::clone(&file), Arc::clone(&etag));
-            let chunk = blocking(move || read_chunk(&file, &etag, offset, len)).await?;
+            let file = Arc::clone(&file);
+            let chunk = blocking(move || read_chunk(&file, version, offset, len)).await?;
             offset += chunk.len() as u64;
             yield chunk;
         }
     })
 }
 
-fn read_chunk(file: &File, etag: &str, offset: u64, len: usize) -> Result<Bytes, StoreError> {
+fn read_chunk(file: &File, version: Version, offset: u64, len: usize) -> Result<Bytes, StoreError> {
     let mut buf = BytesMut::zeroed(len);
     file.read_exact_at(&mut buf, offset).map_err(|e| match e.kind() {
         std::io::ErrorKind::UnexpectedEof => StoreError::Changed,
@@ -144,7 +156,7 @@ fn read_chunk(file: &File, etag: &str, offset: u64, len: usize) -> Result<Bytes,
     })?;
     // A write in place changes the modification time: the bytes just read may be of either
     // version, so they are not sent.
-    if etag_of(&file.metadata()?)? != etag {
+    if Version::of(&file.metadata()?)? != version {
         return Err(StoreError::Changed);
     }
     Ok(buf.freeze())
