@@ -17,7 +17,7 @@ use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
 
-pub use health::{HEALTH_PATH, READY_PATH, Readiness};
+pub use health::{HEALTH_PATH, READY_PATH, Readiness, respond as probe_response};
 pub use plain_http::PlainHttpPolicy;
 use respond::Source;
 use static_files::StaticFiles;

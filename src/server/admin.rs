@@ -7,7 +7,7 @@ use http::{Method, Response, StatusCode};
 
 use super::Outcome;
 use crate::body::ResponseBody;
-use crate::pipeline::{App, HEALTH_PATH, READY_PATH};
+use crate::pipeline::{App, HEALTH_PATH, READY_PATH, probe_response};
 use crate::telemetry::Route;
 
 /// The Prometheus text exposition format.
@@ -20,17 +20,21 @@ pub fn answer(request: &Parts, app: &App) -> Response<ResponseBody> {
     }
     match request.uri.path() {
         "/metrics" => text(StatusCode::OK, crate::telemetry::prometheus().render(), METRICS_CONTENT_TYPE),
-        HEALTH_PATH => text(StatusCode::OK, "ok\n".into(), "text/plain; charset=utf-8"),
-        READY_PATH if app.readiness().is_ready() => text(StatusCode::OK, "ok\n".into(), "text/plain; charset=utf-8"),
-        READY_PATH => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n".into(), "text/plain; charset=utf-8"),
+        HEALTH_PATH => admin(probe_response(true)),
+        READY_PATH => admin(probe_response(app.readiness().is_ready())),
         _ => text(StatusCode::NOT_FOUND, "Not found\n".into(), "text/plain; charset=utf-8"),
     }
 }
 
+/// Tags a response as the admin listener's, for the access log and the metrics.
+fn admin(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
+    response.extensions_mut().insert(Outcome { route: Route::Admin, storage: "none" });
+    response
+}
+
 fn text(status: StatusCode, body: String, content_type: &'static str) -> Response<ResponseBody> {
     let len = body.len();
-    let mut response = Response::new(ResponseBody::full(body));
-    response.extensions_mut().insert(Outcome { route: Route::Admin, storage: "none" });
+    let mut response = admin(Response::new(ResponseBody::full(body)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
