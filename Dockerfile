@@ -1,6 +1,6 @@
 # vod-origin: build with the Rust toolchain, run on a slim Debian with CA certificates (for S3).
 #   docker build -t vod-origin .
-#   docker run -p 8443:8443 -e VOD_ORIGIN_SERVER__LISTEN=0.0.0.0:8443 vod-origin
+#   docker run -p 8443:8443 vod-origin
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
@@ -16,7 +16,18 @@ COPY config/ /etc/vod-origin/
 COPY media/ /var/lib/vod-origin/media/
 WORKDIR /var/lib/vod-origin
 USER vod
+# Configuration comes from the environment (VOD_ORIGIN_<SECTION>__<KEY>), optionally on top of
+# a file named by VOD_ORIGIN_CONFIG. Without either, the image serves its sample media with a
+# development certificate made in /var/lib/vod-origin/certs.
+ENV VOD_ORIGIN_SERVER__LISTEN=0.0.0.0:8443 \
+    VOD_ORIGIN_PLAIN_HTTP__LISTEN=0.0.0.0:8080 \
+    VOD_ORIGIN_ADMIN__LISTEN=0.0.0.0:9090 \
+    VOD_ORIGIN_STORAGE__ROOT=/var/lib/vod-origin/media \
+    VOD_ORIGIN_LOG__FORMAT=json
 EXPOSE 8443 8080 9090
+# The binary checks itself (the image has no curl): GET /healthz on the admin listener.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/vod-origin", "probe"]
 # SIGTERM starts a graceful drain (server.drain_timeout); keep ECS's stopTimeout above it.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/vod-origin"]

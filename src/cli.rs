@@ -32,4 +32,11 @@ pub enum Command {
     /// Validate the configuration (file, environment, certificates, CORS rules) and print the
     /// effective configuration with secrets redacted. Exits non-zero on the first problem.
     CheckConfig,
+    /// Health check for containers: GET /healthz on the configured admin listener; exit 0 on
+    /// 200, 1 otherwise (2 when the configuration is wrong or has no admin listener).
+    Probe {
+        /// Check /readyz instead: also fails while the store is unreachable or the server drains.
+        #[arg(long)]
+        ready: bool,
+    },
 }

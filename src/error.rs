@@ -48,6 +48,9 @@ pub enum RequestError {
         /// The object's length, for `Content-Range: bytes */LEN`.
         len: u64,
     },
+    /// The connection was accepted above `server.max_connections`: shed with a 503.
+    #[error("over the connection limit")]
+    Overloaded,
     /// The store failed; the variant decides the status.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -65,6 +68,7 @@ impl RequestError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(e) => e.status(),
         }
     }
@@ -80,6 +84,7 @@ impl RequestError {
             Self::BodyNotAllowed => "body",
             Self::MissingHost => "host",
             Self::BadPath(_) => "path",
+            Self::Overloaded => "overload",
             _ => return None,
         })
     }
@@ -97,13 +102,15 @@ impl RequestError {
             Self::NotFound => "Not found\n",
             Self::PreconditionFailed => "Precondition failed\n",
             Self::RangeNotSatisfiable { .. } => "Range not satisfiable\n",
+            Self::Overloaded => "Server busy, retry shortly\n",
             Self::Store(e) => e.client_message(),
         }
     }
 
-    /// Whether the connection must close after this answer (an unread request body is pending).
+    /// Whether the connection must close after this answer: an unread request body is pending,
+    /// or the connection is over the limit.
     fn closes_connection(&self) -> bool {
-        matches!(self, Self::BodyNotAllowed)
+        matches!(self, Self::BodyNotAllowed | Self::Overloaded)
     }
 
     /// Renders the error. The caller adds the headers common to every response (HSTS, Vary, CORS).
@@ -126,7 +133,7 @@ impl RequestError {
             Self::Store(StoreError::Unavailable { retry_after_secs }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
-            Self::Store(StoreError::Changed) => {
+            Self::Store(StoreError::Changed) | Self::Overloaded => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
             }
             _ => {}
@@ -157,6 +164,7 @@ mod tests {
             (RequestError::PreconditionFailed, 412),
             (RequestError::RangeNotSatisfiable { len: 3 }, 416),
             (RequestError::Store(StoreError::NotFound), 404),
+            (RequestError::Overloaded, 503),
             (RequestError::Store(StoreError::Timeout), 504),
             (RequestError::Store(StoreError::Unavailable { retry_after_secs: 1 }), 503),
             (RequestError::Store(StoreError::Changed), 503),

@@ -33,6 +33,7 @@ pub mod logging;
 pub mod media_type;
 pub mod pipeline;
 pub mod plan;
+pub mod probe;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(serve(&loaded)),
         Command::CheckConfig => runtime.block_on(check(&loaded)),
+        Command::Probe { ready } => return runtime.block_on(probe(&loaded, ready)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -39,7 +40,8 @@ async fn serve(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     vod_origin::logging::init(loaded)?;
     let server = Server::bind(loaded).await?;
     let https = server.https_addr();
-    tracing::info!(%https, plain_http = ?server.plain_addr(), "serving");
+    let shown = |addr: Option<std::net::SocketAddr>| addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
+    tracing::info!(%https, plain_http = %shown(server.plain_addr()), admin = %shown(server.admin_addr()), "serving");
     if loaded.config.tls.cert_chain.is_none() {
         let ca = loaded.config.tls.dev_cert_dir.join(vod_origin::tls::dev_cert::CA_FILE);
         tracing::info!(
@@ -59,11 +61,31 @@ async fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     vod_origin::pipeline::App::new(loaded, store)?;
     // Without configured certificates, `serve` makes development ones; checking must not.
     if loaded.config.tls.cert_chain.is_some() || loaded.config.tls.private_key.is_some() {
-        vod_origin::tls::server_config(loaded)?;
+        vod_origin::tls::load(loaded)?;
     }
     print!("{}", loaded.to_toml());
     eprintln!("vod-origin: configuration is valid");
     Ok(())
+}
+
+/// Asks the running server's admin listener whether it is healthy (or ready).
+async fn probe(loaded: &LoadedConfig, ready: bool) -> ExitCode {
+    let admin = &loaded.config.admin;
+    if !admin.enabled {
+        return fail(&loaded.error("admin.enabled", "the probe needs the admin listener"));
+    }
+    let path = if ready { vod_origin::pipeline::READY_PATH } else { vod_origin::pipeline::HEALTH_PATH };
+    match vod_origin::probe::status(admin.listen, path).await {
+        Ok(status) if status == http::StatusCode::OK => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("vod-origin: {path} answered {status}");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("vod-origin: {path}: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Resolves on SIGTERM (ECS, Docker, systemd) or Ctrl-C.

@@ -32,6 +32,12 @@ pub const REFUSALS_TOTAL: &str = "vod_origin_refusals_total";
 pub const REDIRECTS_TOTAL: &str = "vod_origin_https_redirects_total";
 /// Open connections, by `protocol`.
 pub const CONNECTIONS_ACTIVE: &str = "vod_origin_connections_active";
+/// Connections accepted above `server.max_connections`, by `action` (503, closed).
+pub const CONNECTIONS_SHED_TOTAL: &str = "vod_origin_connections_shed_total";
+/// Responses abandoned because the client read nothing for `server.send_timeout`.
+pub const SEND_STALLS_TOTAL: &str = "vod_origin_send_stalls_total";
+/// Certificate reloads, by `outcome` (loaded, failed).
+pub const TLS_CERTIFICATE_RELOADS_TOTAL: &str = "vod_origin_tls_certificate_reloads_total";
 /// Failed TLS handshakes, by `reason` (error, timeout).
 pub const TLS_HANDSHAKE_FAILURES_TOTAL: &str = "vod_origin_tls_handshake_failures_total";
 

@@ -124,6 +124,14 @@ fn the_environment_overrides_keys_and_is_named_in_errors() {
 }
 
 #[test]
+fn variables_that_are_not_keys_are_left_alone() {
+    // What Kubernetes injects for a Service named vod-origin.
+    let env = [("VOD_ORIGIN_PORT", "tcp://10.0.0.1:443"), ("VOD_ORIGIN_SERVICE_HOST", "10.0.0.1")];
+    let output = vod_origin(&["check-config"], &env);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
 fn secrets_from_the_environment_are_never_printed() {
     let secret = "a-secret-that-must-not-print";
     let output = vod_origin(&["check-config"], &[("VOD_ORIGIN_ACCESS__SECRETS", &format!("[\"{secret}\"]"))]);

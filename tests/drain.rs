@@ -20,8 +20,7 @@ fn sigterm_lets_every_download_finish_and_exits_zero() {
     let mut server = ServerProcess::start(&[("VOD_ORIGIN_STORAGE__ROOT", media.path().as_os_str())]);
     let (client, url) = (server.client(false), server.url("/big.mp4"));
     // Keep reading the server's output so it never blocks on a full pipe.
-    let (stderr, stdout) = (server.stderr, server.child.stdout.take().unwrap());
-    std::thread::spawn(move || for _ in stderr.lines() {});
+    let stdout = server.child.stdout.take().unwrap();
     std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
     let pid = server.child.id().to_string();
     let digests = tokio::runtime::Runtime::new().unwrap().block_on(async move {

@@ -79,12 +79,11 @@ fn the_access_log_has_one_json_line_per_request() {
         assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
         assert_eq!(response.bytes().await.unwrap().len(), 100);
     });
-    let mut child = server.child;
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut server = server;
+    let mut stdout = BufReader::new(server.child.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(server);
     let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(entry["target"], "access");
     assert_eq!(entry["method"], "GET");

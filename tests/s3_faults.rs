@@ -135,7 +135,9 @@ async fn an_object_replaced_mid_stream_aborts_instead_of_mixing() {
 
 #[tokio::test]
 async fn an_object_replaced_before_its_first_byte_is_served_in_its_new_version() {
-    let (origin, proxy, _) = setup(|_| {}).await;
+    // The held GET must not time out and be retried while the replacement is uploaded: the retry
+    // would reach S3 first and be served the first version, rightly.
+    let (origin, proxy, _) = setup(|c| c.storage.s3.first_byte_timeout = Duration::from_secs(60)).await;
     let (reached, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     proxy.fail_body(BodyFault::Hold(reached.clone(), release.clone()));
     let request = tokio::spawn({

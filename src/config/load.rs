@@ -55,8 +55,11 @@ impl LoadedConfig {
             check_readable(file)?;
             figment = figment.merge(Toml::file_exact(file));
         }
-        // `VOD_ORIGIN_CONFIG` names the file itself (a CLI flag's variable), so it is not a key.
-        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]));
+        // Only `SECTION__KEY` names are keys. Others are not ours to refuse: `VOD_ORIGIN_CONFIG`
+        // names the file itself, and Kubernetes injects `VOD_ORIGIN_PORT` and the like for a
+        // Service named vod-origin.
+        let keys = Env::prefixed(ENV_PREFIX).filter(|name| name.as_str().contains("__")).split("__");
+        figment = figment.merge(keys);
         Self::extract(figment)
     }
 

@@ -66,7 +66,8 @@ pub struct ServerConfig {
     pub public_host: Option<String>,
     /// Peers whose `X-Forwarded-Proto` is believed (load balancers in front of the origin).
     pub trusted_proxies: Vec<IpNet>,
-    /// Connections served at once, over both listeners; further connections wait in the backlog.
+    /// Connections served at once over the HTTPS and plain-HTTP listeners. Above it, connections
+    /// are shed: a bounded overflow gets `503` with `Retry-After`, the rest are closed on accept.
     pub max_connections: usize,
     /// Time a client has to finish the TLS handshake.
     #[serde(with = "humantime_serde")]
@@ -82,8 +83,22 @@ pub struct ServerConfig {
     /// fits inside ECS's default 30 s stopTimeout, leaving time to exit.
     #[serde(with = "humantime_serde")]
     pub drain_timeout: Duration,
+    /// A response whose client accepts no byte for this long is abandoned and its connection
+    /// closed (nginx's `send_timeout`). A slow reader that takes any bytes is never cut.
+    #[serde(with = "humantime_serde")]
+    pub send_timeout: Duration,
+    /// Largest request head (HTTP/1.1) or header list (HTTP/2), in bytes; beyond it, 431.
+    pub max_header_bytes: usize,
+    /// Most header fields in an HTTP/1.1 request; beyond it, 431.
+    pub max_headers: usize,
     /// Concurrent streams per HTTP/2 connection.
     pub h2_max_concurrent_streams: u32,
+    /// HTTP/2 streams a client may open and reset before the server has accepted them, before
+    /// the connection is closed (the Rapid Reset attack, CVE-2023-44487).
+    pub h2_max_pending_accept_reset_streams: usize,
+    /// HTTP/2 streams the server may reset for a client's protocol errors on one connection
+    /// before it closes the connection (the MadeYouReset attack, CVE-2025-8671).
+    pub h2_max_local_error_reset_streams: usize,
 }
 
 impl Default for ServerConfig {
@@ -94,10 +109,24 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
-            header_read_timeout: Duration::from_secs(30),
+            // hyper's header-read clock also runs while a keep-alive connection waits for its
+            // next request, so this is the keep-alive timeout too: above CloudFront's longest
+            // origin keep-alive (60 s), or CloudFront may reuse a connection as we close it.
+            header_read_timeout: Duration::from_secs(65),
             idle_timeout: Duration::from_secs(75),
             drain_timeout: Duration::from_secs(25),
-            h2_max_concurrent_streams: 128,
+            // nginx's send_timeout: a minute of no progress is no viewer.
+            send_timeout: Duration::from_secs(60),
+            // Video requests carry a few hundred bytes of headers; 64 KiB leaves room for long
+            // cookies and signed URLs while bounding what a connection can make us buffer.
+            max_header_bytes: 64 * 1024,
+            // httparse's and nginx's order of magnitude; CloudFront sends a dozen.
+            max_headers: 100,
+            // RFC 9113 recommends at least 100; more lets one connection hold more of our memory.
+            h2_max_concurrent_streams: 100,
+            // The h2 crate's defaults, set here so they are visible and tunable.
+            h2_max_pending_accept_reset_streams: 20,
+            h2_max_local_error_reset_streams: 1024,
         }
     }
 }
@@ -117,6 +146,9 @@ pub struct TlsConfig {
     pub hsts_max_age: Duration,
     /// Adds `includeSubDomains` to HSTS.
     pub hsts_include_subdomains: bool,
+    /// How often the certificate files are checked for a replacement; SIGHUP checks at once.
+    #[serde(with = "humantime_serde")]
+    pub reload_interval: Duration,
 }
 
 impl Default for TlsConfig {
@@ -127,6 +159,7 @@ impl Default for TlsConfig {
             dev_cert_dir: PathBuf::from("certs"),
             hsts_max_age: Duration::from_secs(2 * 365 * 24 * 3600),
             hsts_include_subdomains: false,
+            reload_interval: Duration::from_secs(10),
         }
     }
 }

@@ -7,6 +7,9 @@ use super::{ConfigError, LoadedConfig, PlainHttpMode};
 /// Level names a `log.level` directive may use.
 const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
 
+/// hyper's smallest read buffer for HTTP/1.1; it refuses (panics on) anything smaller.
+const MIN_HEADER_BYTES: usize = 8192;
+
 /// Refuses zero timeouts and limits, two listeners on one address, and unknown log levels.
 pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     let config = &loaded.config;
@@ -16,6 +19,8 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
         ("server.handshake_timeout", server.handshake_timeout),
         ("server.header_read_timeout", server.header_read_timeout),
         ("server.idle_timeout", server.idle_timeout),
+        ("server.send_timeout", server.send_timeout),
+        ("tls.reload_interval", config.tls.reload_interval),
         ("storage.s3.connect_timeout", s3.connect_timeout),
         ("storage.s3.first_byte_timeout", s3.first_byte_timeout),
         ("storage.s3.stalled_stream_grace", s3.stalled_stream_grace),
@@ -27,13 +32,19 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     }
     let counts = [
         ("server.max_connections", server.max_connections as u64),
+        ("server.max_headers", server.max_headers as u64),
         ("server.h2_max_concurrent_streams", u64::from(server.h2_max_concurrent_streams)),
+        ("server.h2_max_pending_accept_reset_streams", server.h2_max_pending_accept_reset_streams as u64),
+        ("server.h2_max_local_error_reset_streams", server.h2_max_local_error_reset_streams as u64),
         ("storage.s3.max_attempts", u64::from(s3.max_attempts)),
     ];
     for (key, value) in counts {
         if value == 0 {
             return Err(loaded.error(key, "must be at least 1"));
         }
+    }
+    if server.max_header_bytes < MIN_HEADER_BYTES {
+        return Err(loaded.error("server.max_header_bytes", format!("must be at least {MIN_HEADER_BYTES}")));
     }
     if config.plain_http.mode != PlainHttpMode::Off
         && config.plain_http.listen == server.listen
@@ -69,6 +80,9 @@ mod tests {
         assert_eq!(error("[server]\nhandshake_timeout = \"0s\""), Some("server.handshake_timeout".into()));
         assert_eq!(error("[server]\nmax_connections = 0"), Some("server.max_connections".into()));
         assert_eq!(error("[server]\nh2_max_concurrent_streams = 0"), Some("server.h2_max_concurrent_streams".into()));
+        assert_eq!(error("[server]\nmax_header_bytes = 4096"), Some("server.max_header_bytes".into()));
+        assert_eq!(error("[server]\nmax_headers = 0"), Some("server.max_headers".into()));
+        assert_eq!(error("[tls]\nreload_interval = \"0s\""), Some("tls.reload_interval".into()));
         assert_eq!(error("[storage.s3]\nmax_attempts = 0"), Some("storage.s3.max_attempts".into()));
         assert_eq!(
             error("[server]\nlisten = \"127.0.0.1:9000\"\n[plain_http]\nlisten = \"127.0.0.1:9000\""),

@@ -125,6 +125,16 @@ impl App {
         without_body_for_head(request, with_outcome(response, Route::PlainHttp, "none"))
     }
 
+    /// Answers a request on a connection accepted above `server.max_connections`: 503 with
+    /// `Retry-After`, and the connection closes after it.
+    pub fn answer_overloaded(&self, request: &Parts) -> Response<ResponseBody> {
+        let mut response = with_outcome(refuse(RequestError::Overloaded, request), Route::Refused, "none");
+        if let Some(hsts) = &self.hsts {
+            response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        }
+        without_body_for_head(request, response)
+    }
+
     async fn serve(&self, request: &Parts, peer: IpAddr) -> Result<Response<ResponseBody>, RequestError> {
         self.guard.check_peer(peer)?;
         self.guard.check_secret(&request.headers)?;

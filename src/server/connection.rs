@@ -17,6 +17,7 @@ use super::Shared;
 use super::idle::Activity;
 use super::linger::Lingering;
 use super::request_log::{RequestLog, Tracked};
+use super::stall::{self, SendStall};
 use crate::telemetry;
 
 /// Which listener a connection came from.
@@ -52,19 +53,37 @@ pub(super) struct Stop {
     pub stopping: CancellationToken,
 }
 
-/// Serves one accepted connection until it ends or `shutdown` drains it.
-pub(super) async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    listener: Listener,
-    shared: Arc<Shared>,
-    shutdown: Stop,
-) {
-    let stream = Lingering::new(stream);
-    match listener {
-        Listener::PlainHttp => http(stream, peer, listener, "http1-plain", shared, shutdown).await,
-        Listener::Admin => http(stream, peer, listener, "admin", shared, shutdown).await,
+/// A connection the accept loop let in.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Accepted {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Where it came in.
+    pub listener: Listener,
+    /// Over the connection limit: every request gets 503 (see `admission`).
+    pub shed: bool,
+}
+
+/// Serves one accepted connection until it ends or `shutdown` drains it. A shed connection gets
+/// the handshake deadline for everything, its one answer included.
+pub(super) async fn serve(stream: TcpStream, accepted: Accepted, shared: Arc<Shared>, shutdown: Stop) {
+    if accepted.shed {
+        let deadline = shared.handshake_timeout;
+        let _ = tokio::time::timeout(deadline, serve_protocol(stream, accepted, shared, shutdown)).await;
+    } else {
+        serve_protocol(stream, accepted, shared, shutdown).await;
+    }
+}
+
+async fn serve_protocol(stream: TcpStream, accepted: Accepted, shared: Arc<Shared>, shutdown: Stop) {
+    let (stream, send_stall) = stall::watch(Lingering::new(stream));
+    let peer = accepted.peer;
+    let connection = Connection { accepted, send_stall, shared, shutdown };
+    match accepted.listener {
+        Listener::PlainHttp => http(stream, "http1-plain", connection).await,
+        Listener::Admin => http(stream, "admin", connection).await,
         Listener::Https => {
+            let shared = &connection.shared;
             let tls = match tokio::time::timeout(shared.handshake_timeout, shared.tls.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 // A failed handshake is the client's problem (plain text on the TLS port, an old
@@ -79,21 +98,24 @@ pub(super) async fn serve(
                 }
             };
             let protocol = if tls.get_ref().1.alpn_protocol() == Some(b"h2") { "h2" } else { "http1" };
-            http(tls, peer, listener, protocol, shared, shutdown).await;
+            http(tls, protocol, connection).await;
         }
     }
 }
 
-async fn http<I>(
-    io: I,
-    peer: SocketAddr,
-    listener: Listener,
-    protocol: &'static str,
+/// What serving a connection's requests needs besides its stream.
+struct Connection {
+    accepted: Accepted,
+    send_stall: SendStall,
     shared: Arc<Shared>,
     shutdown: Stop,
-) where
+}
+
+async fn http<I>(io: I, protocol: &'static str, connection: Connection)
+where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Connection { accepted: Accepted { peer, listener, shed }, send_stall, shared, shutdown } = connection;
     let _counted = Counted::new(protocol);
     let activity = Activity::default();
     let service = {
@@ -105,6 +127,7 @@ async fn http<I>(
                 // The body is never read: the pipeline refuses requests that declare one.
                 let (parts, _body) = request.into_parts();
                 let mut response = match listener {
+                    Listener::Https | Listener::PlainHttp if shed => shared.app.answer_overloaded(&parts),
                     Listener::Https => shared.app.handle(&parts, peer.ip()).await,
                     Listener::PlainHttp => shared.app.answer_plain_http(&parts, shared.https_port),
                     Listener::Admin => super::admin::answer(&parts, &shared.app),
@@ -135,6 +158,11 @@ async fn http<I>(
             () = shutdown.draining.cancelled(), if !closing => {
                 closing = true;
                 connection.as_mut().graceful_shutdown();
+            }
+            () = send_stall.exceeds(shared.send_timeout) => {
+                metrics::counter!(telemetry::SEND_STALLS_TOTAL).increment(1);
+                tracing::info!(%peer, timeout = ?shared.send_timeout, "closing a connection whose client reads nothing");
+                return;
             }
             () = &mut idle, if !closing => {
                 closing = true;

@@ -5,10 +5,12 @@
 //! tests bind port 0 and pass a oneshot.
 
 mod admin;
+mod admission;
 mod connection;
 mod idle;
 mod linger;
 mod request_log;
+mod stall;
 
 pub use request_log::Outcome;
 
@@ -20,22 +22,17 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use self::admission::{Admission, Admissions};
 use self::connection::Listener;
 
 use crate::config::{ConfigError, LoadedConfig, PlainHttpMode};
 use crate::pipeline::App;
 use crate::store::ObjectStore;
-
-/// Largest request head (request line and headers) accepted over HTTP/1.1; beyond it hyper
-/// answers 431. Video requests carry a few hundred bytes of headers.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
-/// Largest header list accepted over HTTP/2, for the same reason.
-const MAX_H2_HEADER_LIST_BYTES: u32 = 64 * 1024;
+use crate::tls::Certificates;
 
 /// Pause after a failed accept (usually EMFILE): long enough not to spin, short enough not to
 /// be noticed once descriptors are free again.
@@ -52,6 +49,9 @@ pub struct Server {
     plain: Option<TcpListener>,
     admin: Option<TcpListener>,
     shared: Arc<Shared>,
+    admissions: Admissions,
+    certificates: Arc<Certificates>,
+    cert_reload_interval: Duration,
     drain_timeout: Duration,
 }
 
@@ -62,9 +62,8 @@ struct Shared {
     http: auto::Builder<TokioExecutor>,
     handshake_timeout: Duration,
     idle_timeout: Duration,
+    send_timeout: Duration,
     https_port: u16,
-    /// One permit per open connection, over both listeners: the bound on connections.
-    connections: Arc<Semaphore>,
 }
 
 impl Server {
@@ -78,7 +77,7 @@ impl Server {
     pub async fn bind_with_store(loaded: &LoadedConfig, store: Arc<dyn ObjectStore>) -> Result<Self, ConfigError> {
         let config = &loaded.config;
         let app = App::new(loaded, store)?;
-        let tls = TlsAcceptor::from(crate::tls::server_config(loaded)?);
+        let tls = crate::tls::load(loaded)?;
         let https = bind_listener(loaded, "server.listen", config.server.listen).await?;
         let plain = match config.plain_http.mode {
             PlainHttpMode::Off => None,
@@ -91,15 +90,24 @@ impl Server {
         let https_port = https.local_addr().map_err(|e| loaded.error("server.listen", e))?.port();
         let shared = Shared {
             app,
-            tls,
+            tls: TlsAcceptor::from(tls.config),
             http: http_builder(loaded),
             handshake_timeout: config.server.handshake_timeout,
             idle_timeout: config.server.idle_timeout,
+            send_timeout: config.server.send_timeout,
             https_port,
-            connections: Arc::new(Semaphore::new(config.server.max_connections.max(1))),
         };
         crate::telemetry::prometheus();
-        Ok(Self { https, plain, admin, shared: Arc::new(shared), drain_timeout: config.server.drain_timeout })
+        Ok(Self {
+            https,
+            plain,
+            admin,
+            shared: Arc::new(shared),
+            admissions: Admissions::new(config.server.max_connections),
+            certificates: tls.certificates,
+            cert_reload_interval: config.tls.reload_interval,
+            drain_timeout: config.server.drain_timeout,
+        })
     }
 
     /// The HTTPS listener's address.
@@ -122,6 +130,11 @@ impl Server {
         self.plain.as_ref().map(|l| l.local_addr().expect("a bound listener has an address"))
     }
 
+    /// The certificate served to new handshakes, which SIGHUP or a change of its files replaces.
+    pub fn certificates(&self) -> Arc<Certificates> {
+        Arc::clone(&self.certificates)
+    }
+
     /// Serves until `shutdown` resolves, then drains: no new connections, in-flight responses get
     /// `server.drain_timeout` to finish, then the rest are closed.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
@@ -133,6 +146,7 @@ impl Server {
             let shared = Arc::clone(&self.shared);
             tokio::spawn(async move { shared.app.warm_up().await })
         };
+        let cert_reload = tokio::spawn(crate::tls::reload::watch(self.certificates, self.cert_reload_interval));
         // Histograms keep raw samples between scrapes; upkeep folds them so memory stays flat
         // even when nobody scrapes.
         let upkeep = tokio::spawn(async {
@@ -146,20 +160,30 @@ impl Server {
         loop {
             let accepted = tokio::select! {
                 () = &mut shutdown => break,
-                accepted = accept(&self.https, &self.shared.connections) => accepted.map(|a| (a, Listener::Https)),
-                accepted = accept_optional(self.plain.as_ref(), &self.shared.connections) => accepted.map(|a| (a, Listener::PlainHttp)),
-                accepted = accept_optional(self.admin.as_ref(), &self.shared.connections) => accepted.map(|a| (a, Listener::Admin)),
+                accepted = accept(&self.https) => accepted.map(|a| (a, Listener::Https)),
+                accepted = accept_optional(self.plain.as_ref()) => accepted.map(|a| (a, Listener::PlainHttp)),
+                accepted = accept_optional(self.admin.as_ref()) => accepted.map(|a| (a, Listener::Admin)),
             };
-            let Some(((stream, peer, permit), listener)) = accepted else { continue };
+            let Some(((stream, peer), listener)) = accepted else { continue };
+            let (permit, shed) = match self.admissions.admit(listener) {
+                Admission::Serve(permit) => (permit, false),
+                Admission::Shed(permit) => (permit, true),
+                Admission::Refuse => {
+                    tracing::debug!(%peer, "connection closed on accept: over the connection limit");
+                    continue;
+                }
+            };
             let (shared, stop) =
                 (Arc::clone(&self.shared), connection::Stop { draining: draining.clone(), stopping: stopping.clone() });
+            let accepted = connection::Accepted { peer, listener, shed };
             connections.spawn(async move {
-                connection::serve(stream, peer, listener, shared, stop).await;
+                connection::serve(stream, accepted, shared, stop).await;
                 drop(permit);
             });
         }
         self.shared.app.start_draining();
         warm_up.abort();
+        cert_reload.abort();
         drop(self.https);
         drop(self.plain);
         drop(self.admin);
@@ -179,16 +203,13 @@ impl Server {
     }
 }
 
-type Accepted = (tokio::net::TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit);
-
-/// Waits for a connection slot, then for a connection. Waiting for the slot first leaves excess
-/// connections in the kernel's backlog instead of accepting what cannot be served.
-async fn accept(listener: &TcpListener, connections: &Arc<Semaphore>) -> Option<Accepted> {
-    let permit = Arc::clone(connections).acquire_owned().await.ok()?;
+/// Waits for a connection. Connections over the limit are accepted too, and shed: see
+/// [`admission`].
+async fn accept(listener: &TcpListener) -> Option<(tokio::net::TcpStream, SocketAddr)> {
     match listener.accept().await {
         Ok((stream, peer)) => {
             let _ = stream.set_nodelay(true);
-            Some((stream, peer, permit))
+            Some((stream, peer))
         }
         Err(error) => {
             tracing::warn!(%error, "accept failed");
@@ -198,9 +219,9 @@ async fn accept(listener: &TcpListener, connections: &Arc<Semaphore>) -> Option<
     }
 }
 
-async fn accept_optional(listener: Option<&TcpListener>, connections: &Arc<Semaphore>) -> Option<Accepted> {
+async fn accept_optional(listener: Option<&TcpListener>) -> Option<(tokio::net::TcpStream, SocketAddr)> {
     match listener {
-        Some(listener) => accept(listener, connections).await,
+        Some(listener) => accept(listener).await,
         None => std::future::pending().await,
     }
 }
@@ -216,12 +237,17 @@ fn http_builder(loaded: &LoadedConfig) -> auto::Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(server.header_read_timeout)
-        .max_buf_size(MAX_HEADER_BYTES);
+        .max_buf_size(server.max_header_bytes)
+        .max_headers(server.max_headers);
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(server.h2_max_concurrent_streams)
-        .max_header_list_size(MAX_H2_HEADER_LIST_BYTES)
+        // Also the CONTINUATION flood limit: h2 derives the most CONTINUATION frames one header
+        // block may take from this size and the frame size, and answers 431 past the size.
+        .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX))
+        .max_pending_accept_reset_streams(server.h2_max_pending_accept_reset_streams)
+        .max_local_error_reset_streams(server.h2_max_local_error_reset_streams)
         .keep_alive_interval(Some(H2_PING_INTERVAL));
     builder
 }

@@ -4,70 +4,60 @@
 //! Certificates come from the configured PEM files, or from [`dev_cert`] for local use.
 
 pub mod dev_cert;
+pub mod reload;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+pub use self::reload::{CertError, CertFiles, Certificates};
 use crate::config::{ConfigError, LoadedConfig};
 
-/// Builds the rustls configuration from the `[tls]` section, making a development certificate
-/// when none is configured.
-pub fn server_config(loaded: &LoadedConfig) -> Result<Arc<ServerConfig>, ConfigError> {
+/// The HTTPS listener's TLS: the rustls configuration, and the certificate it serves, which can
+/// be replaced while the server runs (see [`reload`]).
+pub struct Tls {
+    /// For the acceptor.
+    pub config: Arc<ServerConfig>,
+    /// The certificate in force.
+    pub certificates: Arc<Certificates>,
+}
+
+/// Builds the TLS setup from the `[tls]` section, making a development certificate when none is
+/// configured.
+pub fn load(loaded: &LoadedConfig) -> Result<Tls, ConfigError> {
     let tls = &loaded.config.tls;
-    let (chain, key) = match (&tls.cert_chain, &tls.private_key) {
-        (Some(chain), Some(key)) => (
-            read_chain(chain).map_err(|reason| loaded.error("tls.cert_chain", reason))?,
-            read_key(key).map_err(|reason| loaded.error("tls.private_key", reason))?,
-        ),
+    let (files, chain_key, key_key) = match (&tls.cert_chain, &tls.private_key) {
+        (Some(chain), Some(key)) => {
+            (CertFiles { chain: chain.clone(), key: key.clone() }, "tls.cert_chain", "tls.private_key")
+        }
         (None, None) => {
             let paths = dev_cert::ensure(&tls.dev_cert_dir).map_err(|e| loaded.error("tls.dev_cert_dir", e))?;
-            (
-                read_chain(&paths.server_chain).map_err(|reason| loaded.error("tls.dev_cert_dir", reason))?,
-                read_key(&paths.server_key).map_err(|reason| loaded.error("tls.dev_cert_dir", reason))?,
-            )
+            (CertFiles { chain: paths.server_chain, key: paths.server_key }, "tls.dev_cert_dir", "tls.dev_cert_dir")
         }
         (Some(_), None) => return Err(loaded.error("tls.private_key", "missing: tls.cert_chain is set")),
         (None, Some(_)) => return Err(loaded.error("tls.cert_chain", "missing: tls.private_key is set")),
     };
-    build(chain, key).map_err(|e| match e {
-        rustls::Error::InconsistentKeys(_) => {
-            loaded.error("tls.private_key", "does not match the certificate in tls.cert_chain")
-        }
-        other => loaded.error("tls.private_key", other),
-    })
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let certificates = Certificates::load(files, Arc::clone(&provider)).map_err(|e| match e {
+        CertError::Chain(reason) => loaded.error(chain_key, reason),
+        CertError::Key(reason) => loaded.error(key_key, reason),
+    })?;
+    let certificates = Arc::new(certificates);
+    let config = build(provider, Arc::clone(&certificates) as _).map_err(|e| loaded.error(key_key, e))?;
+    Ok(Tls { config, certificates })
 }
 
-/// The rustls configuration for a chain and its key.
-pub fn build(
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+/// The rustls configuration serving whatever `certificates` resolves to.
+fn build(
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    certificates: Arc<dyn rustls::server::ResolvesServerCert>,
 ) -> Result<Arc<ServerConfig>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
-        .with_single_cert(chain, key)?;
+        .with_cert_resolver(certificates);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let chain = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: not a PEM certificate chain: {e}", path.display()))?;
-    if chain.is_empty() {
-        return Err(format!("{}: no certificate in the file", path.display()));
-    }
-    Ok(chain)
-}
-
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| format!("{}: no usable private key: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -77,9 +67,9 @@ mod tests {
     #[test]
     fn missing_halves_are_named() {
         let loaded = LoadedConfig::from_toml("[tls]\ncert_chain = \"/x.pem\"").unwrap();
-        assert_eq!(server_config(&loaded).unwrap_err().key, "tls.private_key");
+        assert_eq!(load(&loaded).err().unwrap().key, "tls.private_key");
         let loaded = LoadedConfig::from_toml("[tls]\ncert_chain = \"/x.pem\"\nprivate_key = \"/y.pem\"").unwrap();
-        let error = server_config(&loaded).unwrap_err();
+        let error = load(&loaded).err().unwrap();
         assert_eq!(error.key, "tls.cert_chain");
         assert!(error.reason.contains("/x.pem"), "{error}");
     }
@@ -89,10 +79,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let toml = format!("[tls]\ndev_cert_dir = {:?}", dir.path());
         let loaded = LoadedConfig::from_toml(&toml).unwrap();
-        let config = server_config(&loaded).unwrap();
+        let config = load(&loaded).unwrap().config;
         assert_eq!(config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
         let ca = std::fs::read(dir.path().join(dev_cert::CA_FILE)).unwrap();
-        server_config(&loaded).unwrap();
+        load(&loaded).unwrap();
         assert_eq!(std::fs::read(dir.path().join(dev_cert::CA_FILE)).unwrap(), ca, "the CA is reused");
     }
 }

@@ -43,6 +43,8 @@ pub struct TestCa {
     pub ca_der: CertificateDer<'static>,
     pub chain: PathBuf,
     pub key: PathBuf,
+    ca: rcgen::Certificate,
+    ca_key: KeyPair,
 }
 
 impl TestCa {
@@ -53,18 +55,52 @@ impl TestCa {
         ca_params.distinguished_name.push(DnType::CommonName, "vod-origin test CA");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let ca = ca_params.self_signed(&ca_key).unwrap();
+        let (chain, key) = (dir.path().join("chain.pem"), dir.path().join("key.pem"));
+        let this = Self { ca_der: ca.der().clone(), chain, key, dir, ca, ca_key };
+        this.issue();
+        this
+    }
+
+    /// Issues a new server certificate with a new key and writes both over the files, each by
+    /// an atomic rename as certificate tools do. Returns the new leaf certificate.
+    pub fn issue(&self) -> CertificateDer<'static> {
         let server_key = KeyPair::generate().unwrap();
         let server_params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-        let server = server_params.signed_by(&server_key, &ca, &ca_key).unwrap();
-        let chain = dir.path().join("chain.pem");
-        let key = dir.path().join("key.pem");
-        std::fs::write(&chain, format!("{}{}", server.pem(), ca.pem())).unwrap();
-        std::fs::write(&key, server_key.serialize_pem()).unwrap();
-        Self { ca_der: ca.der().clone(), chain, key, dir }
+        let server = server_params.signed_by(&server_key, &self.ca, &self.ca_key).unwrap();
+        let key_pem = server_key.serialize_pem();
+        // The key first: a reload between the two renames then fails on the mismatch and keeps
+        // the old pair, and the chain's rename triggers the reload that succeeds.
+        replace_file(&self.key, key_pem.as_bytes());
+        replace_file(&self.chain, format!("{}{}", server.pem(), self.ca.pem()).as_bytes());
+        server.der().clone()
     }
 
     pub fn client_config(&self, alpn: &[&[u8]]) -> rustls::ClientConfig {
         client_config_trusting(self.ca_der.clone(), alpn)
+    }
+}
+
+/// Writes `path` by renaming a finished file over it.
+pub fn replace_file(path: &Path, contents: &[u8]) {
+    let staged = path.with_extension("new");
+    std::fs::write(&staged, contents).unwrap();
+    std::fs::rename(&staged, path).unwrap();
+}
+
+/// The leaf certificate a new TLS handshake with `addr` gets.
+pub async fn leaf_certificate(addr: SocketAddr, ca: &CertificateDer<'static>) -> CertificateDer<'static> {
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config_trusting(ca.clone(), &[b"http/1.1"])));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    tls.get_ref().1.peer_certificates().unwrap()[0].clone()
+}
+
+/// Waits until new handshakes with `addr` get `leaf`; panics after a minute.
+pub async fn wait_for_leaf(addr: SocketAddr, ca: &CertificateDer<'static>, leaf: &CertificateDer<'static>) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while leaf_certificate(addr, ca).await != *leaf {
+        assert!(tokio::time::Instant::now() < deadline, "the new certificate never reached a handshake");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 
@@ -90,6 +126,8 @@ pub struct Origin {
     pub ca: TestCa,
     /// The S3 server behind the origin, for the S3 backend.
     pub s3: Option<s3::S3Server>,
+    /// The certificate the server serves, for reload tests.
+    pub certificates: Arc<vod_origin::tls::Certificates>,
     readiness: Arc<vod_origin::pipeline::Readiness>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -173,12 +211,12 @@ impl Origin {
                 .try_init();
         }
         let (https, plain, admin) = (server.https_addr(), server.plain_addr(), server.admin_addr());
-        let readiness = server.readiness();
+        let (readiness, certificates) = (server.readiness(), server.certificates());
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(server.run(async move {
             let _ = rx.await;
         }));
-        Self { https, plain, admin, ca, s3, readiness, shutdown: Some(tx), task: Some(task) }
+        Self { https, plain, admin, ca, s3, certificates, readiness, shutdown: Some(tx), task: Some(task) }
     }
 
     /// Resolves once the store has answered the warm-up call.

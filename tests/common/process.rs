@@ -2,7 +2,7 @@
 //! ephemeral port, its development CA trusted by the test client.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -12,8 +12,6 @@ pub struct ServerProcess {
     pub child: Child,
     /// The HTTPS listener's port.
     pub port: u16,
-    /// The server's remaining log (JSON lines), after the "serving" line.
-    pub stderr: BufReader<ChildStderr>,
     certs: tempfile::TempDir,
 }
 
@@ -44,7 +42,9 @@ impl ServerProcess {
                 break event["https"].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap();
             }
         };
-        Self { child, port, stderr, certs }
+        // Keep reading the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in stderr.lines() {});
+        Self { child, port, certs }
     }
 
     /// A client that trusts the server's development CA.
@@ -56,5 +56,13 @@ impl ServerProcess {
 
     pub fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.port)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // A test that failed half-way must not leave a server running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
