@@ -47,10 +47,11 @@ async def read_response(reader):
 
 async def idle_connection(target, held, opened):
     try:
-        reader, writer = await asyncio.open_connection(target.host, target.port, ssl=target.ssl,
-                                                       server_hostname=target.host)
-        writer.write(request_head(target.host, target.path, target.extra))
-        await read_response(reader)
+        async with target.opening:
+            reader, writer = await asyncio.open_connection(target.host, target.port, ssl=target.ssl,
+                                                           server_hostname=target.host)
+            writer.write(request_head(target.host, target.path, target.extra))
+            await read_response(reader)
         opened.append(1)
         await held.wait()
         writer.close()
@@ -60,8 +61,9 @@ async def idle_connection(target, held, opened):
 
 async def slow_connection(target, held, opened):
     try:
-        reader, writer = await asyncio.open_connection(target.host, target.port, ssl=target.ssl,
-                                                       server_hostname=target.host)
+        async with target.opening:
+            reader, writer = await asyncio.open_connection(target.host, target.port, ssl=target.ssl,
+                                                           server_hostname=target.host)
         opened.append(1)
         head = request_head(target.host, target.path, target.extra)
         for i in range(len(head) - 4):
@@ -112,6 +114,9 @@ async def main():
     target = argparse.Namespace(host=url.hostname, port=url.port or 443, path=url.path or "/",
                                 extra="".join(f"{h}\r\n" for h in args.header), failures={})
     target.ssl = ssl.create_default_context(cafile=args.cacert)
+    # Handshakes in progress at once: Python's one thread must finish each within the origin's
+    # handshake deadline, or the measurement is of this script.
+    target.opening = asyncio.Semaphore(64)
 
     baseline = await legitimate_latencies(target, args.samples)
     rss_before = rss_kib(args.pid)
@@ -119,7 +124,7 @@ async def main():
     tasks = [asyncio.create_task(idle_connection(target, held, opened)) for _ in range(args.idle)]
     tasks += [asyncio.create_task(slow_connection(target, held, opened)) for _ in range(args.slow)]
     # Let the handshakes finish (they compete with the legitimate client for the same cores).
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while len(opened) < args.idle + args.slow and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
     rss_held = rss_kib(args.pid)

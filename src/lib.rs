@@ -5,8 +5,9 @@
 //! # Layout
 //!
 //! - [`config`]: the TOML file and `VOD_ORIGIN_*` variables, checked at startup.
-//! - [`server`]: listeners, TLS handshakes, HTTP/1.1 and HTTP/2 connections, graceful drain.
-//! - [`tls`]: rustls configuration and the development certificate.
+//! - [`server`]: listeners, TLS handshakes, HTTP/1.1 and HTTP/2 connections, limits and load
+//!   shedding, graceful drain.
+//! - [`tls`]: rustls configuration, certificate hot reload, and the development certificate.
 //! - [`pipeline`]: one request, top to bottom: guard → method → CORS → route → plan → fetch → respond.
 //! - [`guard`]: the CDN's secret header, peer allow-list, and the viewer's scheme.
 //! - [`cors`]: S3-style CORS rules, and the crossdomain.xml and clientaccesspolicy.xml they imply.
@@ -17,6 +18,7 @@
 //! - [`media_type`], [`cache_control`]: `Content-Type` and `Cache-Control` per object.
 //! - [`error`]: the request path's one error type and its mapping to statuses.
 //! - [`telemetry`]: metric names and the access log; [`logging`]: where log lines go.
+//! - [`cli`], [`probe`]: the command line, and the health check containers run.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
