@@ -166,8 +166,8 @@ pub async fn from_config(
 }
 
 /// `s3` behind the edge cache when `storage.cache.enabled`, or as it is. Only the S3 backend is
-/// ever cached: the local backend's files are already in the operating system's page cache,
-/// which a second copy in the origin's memory would only halve.
+/// ever cached: the local backend's files are already in the operating system's page cache, and
+/// a second copy in the origin's memory would only take memory from it.
 pub fn cached(
     loaded: &crate::config::LoadedConfig,
     s3: std::sync::Arc<dyn ObjectStore>,

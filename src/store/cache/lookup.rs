@@ -37,8 +37,9 @@ impl CacheLookup {
     }
 }
 
-/// Runs `fetch` and returns what its last cached read found first (`None`: no cached read,
-/// e.g. a HEAD, a 304, a local file, or a range too large to cache).
+/// Runs `fetch`, and returns with its output what the cache found for the first block of the
+/// last `get` inside it (`None`: nothing read through the cache, e.g. a HEAD, a 304, a local
+/// file, or a range too large to cache).
 pub async fn report_lookups<F: Future>(fetch: F) -> (F::Output, Option<CacheLookup>) {
     REPORT
         .scope(Cell::new(None), async move {
