@@ -13,7 +13,7 @@
 //! - [`cors`]: S3-style CORS rules, and the crossdomain.xml and clientaccesspolicy.xml they imply.
 //! - [`key`]: request path to object key, never escaping the root.
 //! - [`plan`]: range and conditional decisions (RFC 9110) as pure functions over metadata.
-//! - [`store`]: the object store trait and its backends.
+//! - [`store`]: the object store trait, its backends, and the edge cache in front of S3.
 //! - [`body`]: the response body, which never ends short of its `Content-Length`.
 //! - [`media_type`], [`cache_control`]: `Content-Type` and `Cache-Control` per object.
 //! - [`error`]: the request path's one error type and its mapping to statuses.

@@ -22,6 +22,18 @@ pub const S3_REQUEST_DURATION_SECONDS: &str = "vod_origin_s3_request_duration_se
 pub const S3_BYTES_TOTAL: &str = "vod_origin_s3_bytes_total";
 /// S3 bodies resumed after breaking mid-stream.
 pub const S3_RESUMES_TOTAL: &str = "vod_origin_s3_resumes_total";
+/// Block lookups in the edge cache, by `result`: `hit` (cached), `miss` (this lookup fetched
+/// the block from S3), `collapsed` (waited for another lookup's fetch of the same block).
+pub const CACHE_REQUESTS_TOTAL: &str = "vod_origin_cache_requests_total";
+/// Bytes through the edge cache, by `source`: `cache` (sent to clients out of cached blocks),
+/// `s3` (read from S3 to fill blocks, read-ahead included).
+pub const CACHE_BYTES_TOTAL: &str = "vod_origin_cache_bytes_total";
+/// Blocks evicted from the edge cache to make room (not counting blocks that aged out).
+pub const CACHE_EVICTIONS_TOTAL: &str = "vod_origin_cache_evictions_total";
+/// Bytes of blocks the edge cache holds (as of its last housekeeping).
+pub const CACHE_SIZE_BYTES: &str = "vod_origin_cache_size_bytes";
+/// Metadata lookups in the edge cache, by `result` (`hit`, `miss`).
+pub const METADATA_CACHE_REQUESTS_TOTAL: &str = "vod_origin_metadata_cache_requests_total";
 /// Responses aborted after their headers (the client sees a broken transfer).
 pub const RESPONSES_ABORTED_TOTAL: &str = "vod_origin_responses_aborted_total";
 /// CORS decisions, by `decision`.

@@ -29,13 +29,20 @@ async fn setup(adjust: impl FnOnce(&mut vod_origin::config::Config)) -> (Origin,
     (origin, proxy, content)
 }
 
+/// The streaming tests read S3 without the edge cache: they check how a body streamed from S3
+/// to the client survives faults, which the cache (reading whole blocks before the headers)
+/// would take out of the picture.
+fn uncached(config: &mut vod_origin::config::Config) {
+    config.storage.cache.enabled = false;
+}
+
 fn sha256(bytes: &[u8]) -> Vec<u8> {
     Sha256::digest(bytes).to_vec()
 }
 
 #[tokio::test]
 async fn a_body_cut_at_any_byte_is_resumed_byte_exact() {
-    let (origin, proxy, content) = setup(|_| {}).await;
+    let (origin, proxy, content) = setup(uncached).await;
     let mut cuts = vec![0, 1, 65_535, 8 * 1024 * 1024];
     let mut rng = fastrand::Rng::with_seed(7);
     cuts.extend((0..3).map(|_| rng.usize(2..LEN - 1)));
@@ -54,7 +61,7 @@ async fn a_body_cut_at_any_byte_is_resumed_byte_exact() {
 
 #[tokio::test]
 async fn a_cut_range_is_resumed_byte_exact() {
-    let (origin, proxy, content) = setup(|_| {}).await;
+    let (origin, proxy, content) = setup(uncached).await;
     proxy.fail_body(BodyFault::CutAfter(100_000));
     proxy.fail_body(BodyFault::CutAfter(50_000));
     let response = origin
@@ -71,7 +78,7 @@ async fn a_cut_range_is_resumed_byte_exact() {
 
 #[tokio::test]
 async fn a_later_part_of_a_multi_range_response_is_resumed_too() {
-    let (origin, proxy, content) = setup(|_| {}).await;
+    let (origin, proxy, content) = setup(uncached).await;
     proxy.fail_body(BodyFault::Pass);
     proxy.fail_body(BodyFault::CutAfter(300_000));
     let response = origin
@@ -92,7 +99,11 @@ async fn a_later_part_of_a_multi_range_response_is_resumed_too() {
 
 #[tokio::test]
 async fn a_spent_resume_budget_aborts_the_response() {
-    let (origin, proxy, _) = setup(|c| c.storage.s3.max_resumes = 1).await;
+    let (origin, proxy, _) = setup(|c| {
+        uncached(c);
+        c.storage.s3.max_resumes = 1;
+    })
+    .await;
     for protocol in PROTOCOLS {
         // The first GET and its one resume both break; past the headers, so the body must fail.
         proxy.fail_body(BodyFault::CutAfter(1024 * 1024));
@@ -107,7 +118,7 @@ async fn a_spent_resume_budget_aborts_the_response() {
 #[tokio::test]
 async fn an_object_replaced_mid_stream_aborts_instead_of_mixing() {
     for protocol in PROTOCOLS {
-        let (origin, proxy, content) = setup(|_| {}).await;
+        let (origin, proxy, content) = setup(uncached).await;
         let (reached, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         proxy.fail_body(BodyFault::PauseThenCut(3 * 1024 * 1024, reached.clone(), release.clone()));
         let response = origin.client(protocol).get(origin.url("/big.mp4")).send().await.unwrap();
@@ -187,7 +198,7 @@ async fn s3_down_or_hanging_answers_quickly_with_a_short_body() {
 
 #[tokio::test]
 async fn a_client_that_leaves_drops_the_s3_stream() {
-    let (origin, proxy, _) = setup(|_| {}).await;
+    let (origin, proxy, _) = setup(uncached).await;
     for protocol in PROTOCOLS {
         let response = origin.client(protocol).get(origin.url("/big.mp4")).send().await.unwrap();
         let mut stream = response.bytes_stream();

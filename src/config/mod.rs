@@ -4,6 +4,7 @@
 //! compiles its section into runtime form once (matchers, pre-rendered headers), and reports a
 //! problem through [`LoadedConfig::error`], which names where the offending key was set.
 
+mod cache;
 mod load;
 pub mod model;
 mod s3;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+pub use super::cache::CacheConfig;
 pub use super::s3::{AccessDeniedAs, S3Config, S3Mount};
 use crate::cache_control::{CacheRule, DEFAULT_VALUE, default_rules};
 use crate::cors::CorsRule;
@@ -262,11 +263,18 @@ pub struct StorageConfig {
     pub root: PathBuf,
     /// The S3 backend.
     pub s3: S3Config,
+    /// The cache in front of the S3 backend.
+    pub cache: CacheConfig,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { backend: Backend::Local, root: PathBuf::from("media"), s3: S3Config::default() }
+        Self {
+            backend: Backend::Local,
+            root: PathBuf::from("media"),
+            s3: S3Config::default(),
+            cache: CacheConfig::default(),
+        }
     }
 }
 

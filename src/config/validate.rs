@@ -10,6 +10,14 @@ const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
 /// hyper's smallest read buffer for HTTP/1.1; it refuses (panics on) anything smaller.
 const MIN_HEADER_BYTES: usize = 8192;
 
+/// The smallest cache block: below it, a ranged GET costs more in request overhead than it
+/// carries, and a 64 MiB range would already take a thousand cache lookups.
+const MIN_CACHE_BLOCK: u64 = 64 * 1024;
+
+/// The largest cache block: the cache weighs blocks in `u32`, and a block is held whole in
+/// memory and downloaded before its first byte is served.
+const MAX_CACHE_BLOCK: u64 = 1024 * 1024 * 1024;
+
 /// Refuses zero timeouts and limits, two listeners on one address, and unknown log levels.
 pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     let config = &loaded.config;
@@ -24,6 +32,7 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
         ("storage.s3.connect_timeout", s3.connect_timeout),
         ("storage.s3.first_byte_timeout", s3.first_byte_timeout),
         ("storage.s3.stalled_stream_grace", s3.stalled_stream_grace),
+        ("storage.cache.metadata_ttl", config.storage.cache.metadata_ttl),
     ];
     for (key, value) in durations {
         if value == Duration::ZERO {
@@ -37,6 +46,7 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
         ("server.h2_max_pending_accept_reset_streams", server.h2_max_pending_accept_reset_streams as u64),
         ("server.h2_max_local_error_reset_streams", server.h2_max_local_error_reset_streams as u64),
         ("storage.s3.max_attempts", u64::from(s3.max_attempts)),
+        ("storage.cache.max_range", config.storage.cache.max_range),
     ];
     for (key, value) in counts {
         if value == 0 {
@@ -46,6 +56,7 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     if server.max_header_bytes < MIN_HEADER_BYTES {
         return Err(loaded.error("server.max_header_bytes", format!("must be at least {MIN_HEADER_BYTES}")));
     }
+    check_cache(loaded)?;
     if config.plain_http.mode != PlainHttpMode::Off
         && config.plain_http.listen == server.listen
         && server.listen.port() != 0
@@ -53,6 +64,19 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
         return Err(loaded.error("plain_http.listen", format!("{} is also server.listen", server.listen)));
     }
     check_log_level(&config.log.level).map_err(|reason| loaded.error("log.level", reason))
+}
+
+/// A block size S3 and the cache's weigher can work with, and room for at least one block.
+fn check_cache(loaded: &LoadedConfig) -> Result<(), ConfigError> {
+    let cache = &loaded.config.storage.cache;
+    if !(MIN_CACHE_BLOCK..=MAX_CACHE_BLOCK).contains(&cache.block_size) {
+        let reason = format!("must be between {MIN_CACHE_BLOCK} (64 KiB) and {MAX_CACHE_BLOCK} (1 GiB)");
+        return Err(loaded.error("storage.cache.block_size", reason));
+    }
+    if cache.max_bytes < cache.block_size {
+        return Err(loaded.error("storage.cache.max_bytes", "must hold at least one block (storage.cache.block_size)"));
+    }
+    Ok(())
 }
 
 /// A directive is `level` or `target=level`; a bare word that is not a level would be taken as a
@@ -84,6 +108,12 @@ mod tests {
         assert_eq!(error("[server]\nmax_headers = 0"), Some("server.max_headers".into()));
         assert_eq!(error("[tls]\nreload_interval = \"0s\""), Some("tls.reload_interval".into()));
         assert_eq!(error("[storage.s3]\nmax_attempts = 0"), Some("storage.s3.max_attempts".into()));
+        assert_eq!(error("[storage.cache]\nblock_size = 4096"), Some("storage.cache.block_size".into()));
+        assert_eq!(error("[storage.cache]\nblock_size = 0"), Some("storage.cache.block_size".into()));
+        assert_eq!(error("[storage.cache]\nblock_size = 4294967296"), Some("storage.cache.block_size".into()));
+        assert_eq!(error("[storage.cache]\nmax_bytes = 65536"), Some("storage.cache.max_bytes".into()));
+        assert_eq!(error("[storage.cache]\nmax_range = 0"), Some("storage.cache.max_range".into()));
+        assert_eq!(error("[storage.cache]\nmetadata_ttl = \"0s\""), Some("storage.cache.metadata_ttl".into()));
         assert_eq!(
             error("[server]\nlisten = \"127.0.0.1:9000\"\n[plain_http]\nlisten = \"127.0.0.1:9000\""),
             Some("plain_http.listen".into())
@@ -96,5 +126,6 @@ mod tests {
     fn good_values_pass() {
         assert_eq!(error("[log]\nlevel = \"vod_origin=debug,info\""), None);
         assert_eq!(error("[plain_http]\nmode = \"off\"\nlisten = \"127.0.0.1:8443\""), None);
+        assert_eq!(error("[storage.cache]\nblock_size = 65536\nmax_bytes = 65536\nread_ahead_blocks = 0"), None);
     }
 }

@@ -31,7 +31,7 @@ use crate::guard::Guard;
 use crate::key::{KeyError, ObjectKey, key_from_path};
 use crate::plan::plan;
 use crate::server::Outcome;
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{CacheLookup, ObjectStore, StoreError, report_lookups};
 use crate::telemetry::{self, Route};
 
 /// The methods the origin answers, as sent in `Allow`.
@@ -148,10 +148,11 @@ impl App {
             CorsOutcome::Preflight(response) => return Ok(response),
             CorsOutcome::Apply(cors) => cors,
         };
-        let (route, result) = self.route(request).await;
+        // The cache reports whether the object's first block was a hit, a miss or collapsed.
+        let ((route, result), lookup) = report_lookups(self.route(request)).await;
         let storage = match &result {
             Err(RequestError::Store(error)) => error.kind(),
-            Ok(_) if route == Route::Object => "ok",
+            Ok(_) if route == Route::Object => lookup.map_or("ok", CacheLookup::as_str),
             _ => "none",
         };
         let mut response = with_outcome(result.unwrap_or_else(|e| refuse(e, request)), route, storage);

@@ -20,7 +20,8 @@ use crate::telemetry::{self, Route};
 pub struct Outcome {
     /// The route kind.
     pub route: Route,
-    /// The store's answer: `ok`, an error kind, or `none` when the store was not asked.
+    /// The store's answer: `ok`, or through the cache `hit`, `miss` or `collapsed` (its first
+    /// block), an error kind, or `none` when the store was not asked.
     pub storage: &'static str,
 }
 

@@ -3,7 +3,9 @@
 //! A store answers two questions: what is the current version of this object ([`ObjectMeta`]),
 //! and give me these bytes of exactly that version ([`ObjectStore::get`]). Everything the origin
 //! decides about ranges and preconditions happens between the two calls, on the metadata alone.
+//! The S3 backend is wrapped in [`CachedStore`], which keeps its blocks and metadata in memory.
 
+mod cache;
 mod local;
 mod s3;
 
@@ -15,6 +17,7 @@ use futures_util::Stream;
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, StatusCode};
 
+pub use cache::{CacheLookup, CachedStore, report_lookups};
 pub use local::LocalStore;
 pub use s3::{S3Store, StaticCredentials};
 
@@ -150,7 +153,7 @@ pub async fn from_config(
 ) -> Result<std::sync::Arc<dyn ObjectStore>, crate::config::ConfigError> {
     let storage = &loaded.config.storage;
     match storage.backend {
-        crate::config::Backend::S3 => Ok(std::sync::Arc::new(S3Store::new(loaded, None).await?)),
+        crate::config::Backend::S3 => Ok(cached(loaded, std::sync::Arc::new(S3Store::new(loaded, None).await?))),
         crate::config::Backend::Local => {
             let store = LocalStore::new(&storage.root)
                 .map_err(|e| loaded.error("storage.root", format!("cannot serve {}: {e}", storage.root.display())))?;
@@ -160,4 +163,15 @@ pub async fn from_config(
             Ok(std::sync::Arc::new(store))
         }
     }
+}
+
+/// `s3` behind the edge cache when `storage.cache.enabled`, or as it is. Only the S3 backend is
+/// ever cached: the local backend's files are already in the operating system's page cache, and
+/// a second copy in the origin's memory would only take memory from it.
+pub fn cached(
+    loaded: &crate::config::LoadedConfig,
+    s3: std::sync::Arc<dyn ObjectStore>,
+) -> std::sync::Arc<dyn ObjectStore> {
+    let cache = &loaded.config.storage.cache;
+    if cache.enabled { std::sync::Arc::new(CachedStore::new(s3, cache)) } else { s3 }
 }

@@ -198,7 +198,8 @@ impl Origin {
         adjust(&mut config);
         let loaded = LoadedConfig::from_config(config);
         let store = vod_origin::store::S3Store::new(&loaded, Some(credentials)).await.expect("S3 store");
-        let server = Server::bind_with_store(&loaded, Arc::new(store)).await.expect("server binds");
+        let store = vod_origin::store::cached(&loaded, Arc::new(store));
+        let server = Server::bind_with_store(&loaded, store).await.expect("server binds");
         Self::launch(server, ca, Some(s3))
     }
 

@@ -1,0 +1,46 @@
+//! The `[storage.cache]` section: the edge cache in front of S3, so S3 sees each byte once.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One mebibyte, for the defaults below.
+const MIB: u64 = 1024 * 1024;
+
+/// The block and metadata cache in front of the S3 backend. The local backend is never wrapped:
+/// the operating system's page cache already keeps its hot files in memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Cache S3 objects at all (only the S3 backend is ever cached).
+    pub enabled: bool,
+    /// Objects are read from S3 and kept in aligned blocks of this many bytes. S3 recommends
+    /// ranged GETs of 8 to 16 MiB: large enough to reach its per-connection throughput, small
+    /// enough that a cold block arrives quickly.
+    pub block_size: u64,
+    /// Memory the cached blocks may take, in bytes (their sum, not counting bookkeeping).
+    pub max_bytes: u64,
+    /// Ranges longer than this many bytes stream straight from S3 without being cached, so one
+    /// download of a whole large file cannot flush the cache.
+    pub max_range: u64,
+    /// How long an object's metadata (HeadObject) is reused. A replaced object is served in
+    /// its new version at most this long after the replacement.
+    #[serde(with = "humantime_serde")]
+    pub metadata_ttl: Duration,
+    /// Blocks read ahead in the background at once, across all requests: when a request ends
+    /// in block i of an object that goes on, block i + 1 is fetched. 0 disables read-ahead.
+    pub read_ahead_blocks: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            block_size: 8 * MIB,
+            max_bytes: 512 * MIB,
+            max_range: 64 * MIB,
+            metadata_ttl: Duration::from_secs(5),
+            read_ahead_blocks: 1,
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The edge cache in front of S3, counted at a proxy between the origin and the S3 server: each
+//! block is read from S3 once however many viewers ask at once, a replaced object is never mixed
+//! with its old version, any range through the cache is byte-exact, and a failed read is
+//! reported and not remembered.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::fault_proxy::{BodyFault, FaultProxy, Outage};
+use common::s3::S3Server;
+use common::{Origin, Protocol, pattern};
+use proptest::prelude::*;
+use reqwest::StatusCode;
+use tokio::sync::Notify;
+use vod_origin::config::Config;
+
+/// Small blocks keep the objects small; the arithmetic is the same at 8 MiB.
+const BLOCK: u64 = 64 * 1024;
+
+/// An origin with the cache (small blocks, no read-ahead unless `adjust` says so) reading
+/// `objects` from S3 through a fault proxy.
+async fn setup(objects: &[(&str, Vec<u8>)], adjust: impl FnOnce(&mut Config)) -> (Origin, FaultProxy) {
+    let s3 = S3Server::start().await;
+    for (key, bytes) in objects {
+        s3.put(key, bytes.clone()).await;
+    }
+    let proxy = FaultProxy::start(s3.addr).await;
+    let origin = Origin::start_s3(s3, Some(proxy.addr), |c| {
+        c.storage.cache.block_size = BLOCK;
+        c.storage.cache.read_ahead_blocks = 0;
+        adjust(c);
+    })
+    .await;
+    // The warm-up probe is a GET too: let it pass before counting.
+    origin.wait_ready().await;
+    (origin, proxy)
+}
+
+fn heads(proxy: &FaultProxy) -> usize {
+    proxy.log.lock().unwrap().iter().filter(|l| l.starts_with("HEAD ")).count()
+}
+
+/// `count` requests at once over `clients` HTTP/2 connections; `range(i)` is request i's range.
+async fn concurrently(
+    origin: &Origin,
+    count: u64,
+    clients: usize,
+    range: impl Fn(u64) -> (u64, u64),
+) -> Vec<(u64, u64, reqwest::Result<bytes::Bytes>)> {
+    let clients: Vec<reqwest::Client> = (0..clients).map(|_| origin.client(Protocol::Http2)).collect();
+    let url = origin.url("/video.mp4");
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let client = clients[i as usize % clients.len()].clone();
+            let (url, (first, last)) = (url.clone(), range(i));
+            tokio::spawn(async move {
+                let response = client.get(url).header("range", format!("bytes={first}-{last}")).send().await;
+                let body = match response {
+                    Ok(response) if response.status() == StatusCode::PARTIAL_CONTENT => response.bytes().await,
+                    Ok(response) => panic!("status {}", response.status()),
+                    Err(error) => Err(error),
+                };
+                (first, last, body)
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test]
+async fn a_thousand_identical_cold_requests_are_one_s3_read() {
+    let content = pattern(5 * BLOCK as usize + 123, 1);
+    let (origin, proxy) = setup(&[("video.mp4", content.clone())], |_| {}).await;
+    let (gets, heads_before) = (proxy.gets(), heads(&proxy));
+    // Inside block 2.
+    let (first, last) = (2 * BLOCK + 100, 2 * BLOCK + 20_000);
+    for (_, _, body) in concurrently(&origin, 1000, 8, |_| (first, last)).await {
+        assert_eq!(&body.unwrap()[..], &content[first as usize..=last as usize]);
+    }
+    assert_eq!(proxy.gets() - gets, 1, "one GET for the one block touched");
+    assert_eq!(heads(&proxy) - heads_before, 1, "one HeadObject for the object");
+
+    // A range over two blocks, one of them cached: one more GET.
+    let (first, last) = (3 * BLOCK - 10, 3 * BLOCK + 10);
+    for (_, _, body) in concurrently(&origin, 200, 4, |_| (first, last)).await {
+        assert_eq!(&body.unwrap()[..], &content[first as usize..=last as usize]);
+    }
+    assert_eq!(proxy.gets() - gets, 2, "one GET per block touched");
+
+    let metrics = vod_origin::telemetry::prometheus().render();
+    for series in [
+        "vod_origin_cache_requests_total{result=\"miss\"}",
+        "vod_origin_cache_requests_total{result=\"hit\"}",
+        "vod_origin_cache_bytes_total{source=\"cache\"}",
+        "vod_origin_cache_bytes_total{source=\"s3\"}",
+        "vod_origin_cache_size_bytes",
+        "vod_origin_metadata_cache_requests_total{result=\"hit\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_different_ranges_in_one_block_are_one_s3_read() {
+    let content = pattern(3 * BLOCK as usize, 2);
+    let (origin, proxy) = setup(&[("video.mp4", content.clone())], |_| {}).await;
+    let gets = proxy.gets();
+    let range = |i: u64| {
+        let mut rng = fastrand::Rng::with_seed(i);
+        let first = BLOCK + rng.u64(0..BLOCK - 1);
+        (first, rng.u64(first..2 * BLOCK))
+    };
+    for (first, last, body) in concurrently(&origin, 1000, 8, range).await {
+        assert_eq!(&body.unwrap()[..], &content[first as usize..=last as usize], "{first}-{last}");
+    }
+    assert_eq!(proxy.gets() - gets, 1);
+}
+
+async fn get(origin: &Origin, range: &str) -> reqwest::Result<bytes::Bytes> {
+    let response = origin.client(Protocol::Http1).get(origin.url("/video.mp4")).header("range", range).send().await?;
+    response.bytes().await
+}
+
+#[tokio::test]
+async fn a_replaced_object_is_refetched_after_the_metadata_ttl() {
+    let ttl = Duration::from_millis(200);
+    let (old, new) = (pattern(3 * BLOCK as usize, 3), pattern(3 * BLOCK as usize + 5, 4));
+    let (origin, proxy) = setup(&[("video.mp4", old.clone())], |c| c.storage.cache.metadata_ttl = ttl).await;
+    assert_eq!(&get(&origin, "bytes=0-99").await.unwrap()[..], &old[..100]);
+
+    origin.s3.as_ref().unwrap().put("video.mp4", new.clone()).await;
+    // Within the TTL the cached metadata and block are served; after it, the new version. Which
+    // one this request sees depends on the machine's speed, but it is one or the other, whole.
+    let body = get(&origin, "bytes=0-99").await.unwrap();
+    assert!(body[..] == old[..100] || body[..] == new[..100], "never a mix");
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    let gets = proxy.gets();
+    assert_eq!(&get(&origin, "bytes=0-99").await.unwrap()[..], &new[..100]);
+    assert_eq!(&get(&origin, "bytes=0-99").await.unwrap()[..], &new[..100]);
+    assert!(proxy.gets() - gets <= 1, "the new version's block is read from S3 once");
+}
+
+#[tokio::test]
+async fn a_change_found_mid_body_aborts_and_is_noticed_at_once() {
+    let (old, new) = (pattern(3 * BLOCK as usize, 3), pattern(3 * BLOCK as usize, 4));
+    let long_ttl = |c: &mut Config| c.storage.cache.metadata_ttl = Duration::from_secs(600);
+    let (origin, _proxy) = setup(&[("video.mp4", old.clone())], long_ttl).await;
+    assert_eq!(&get(&origin, "bytes=0-99").await.unwrap()[..], &old[..100]);
+    origin.s3.as_ref().unwrap().put("video.mp4", new.clone()).await;
+    // Block 0 is cached in the old version, block 1 is not: the response starts from the cache
+    // and finds the change when it reads block 1. It is aborted, never completed with new bytes.
+    let (first, last) = (BLOCK as usize - 10, BLOCK as usize + 10);
+    let range = format!("bytes={first}-{last}");
+    assert!(get(&origin, &range).await.is_err(), "the body fails instead of mixing versions");
+    // The stale metadata was dropped: the next request sees the new version at once.
+    assert_eq!(&get(&origin, &range).await.unwrap()[..], &new[first..=last]);
+}
+
+#[tokio::test]
+async fn a_failed_fill_is_reported_and_not_cached() {
+    let content = pattern(2 * BLOCK as usize, 6);
+    let once = |c: &mut Config| {
+        c.storage.s3.max_attempts = 1;
+        c.storage.cache.metadata_ttl = Duration::from_secs(600);
+    };
+    let (origin, proxy) = setup(&[("video.mp4", content.clone())], once).await;
+    let client = origin.client(Protocol::Http2);
+    // The metadata is cached first, so the outage hits the block reads alone.
+    assert_eq!(client.head(origin.url("/video.mp4")).send().await.unwrap().status(), StatusCode::OK);
+    proxy.set_outage(Some(Outage::SlowDown));
+    let gets = proxy.gets();
+    let requests: Vec<_> =
+        (0..20).map(|_| client.get(origin.url("/video.mp4")).header("range", "bytes=10-19").send()).collect();
+    for response in futures_util::future::join_all(requests).await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "every waiter gets the error");
+        assert_eq!(response.headers()["retry-after"], "1", "with its kind");
+    }
+    assert!(proxy.gets() > gets);
+    proxy.set_outage(None);
+    let gets = proxy.gets();
+    assert_eq!(&get(&origin, "bytes=10-19").await.unwrap()[..], &content[10..20]);
+    assert_eq!(proxy.gets() - gets, 1, "the failed block was read again");
+}
+
+#[tokio::test]
+async fn the_next_block_is_read_ahead() {
+    // Two blocks, so reading block 1 has nothing further to read ahead.
+    let content = pattern(2 * BLOCK as usize, 7);
+    let (origin, proxy) = setup(&[("video.mp4", content.clone())], |c| c.storage.cache.read_ahead_blocks = 1).await;
+    let gets = proxy.gets();
+    let (reached, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    proxy.fail_body(BodyFault::Pass);
+    proxy.fail_body(BodyFault::Hold(reached.clone(), release.clone()));
+    assert_eq!(&get(&origin, "bytes=0-99").await.unwrap()[..], &content[..100]);
+    // The second GET, for block 1, was sent without any request asking for block 1.
+    reached.notified().await;
+    release.notify_one();
+    let (first, last) = (BLOCK + 5, BLOCK + 500);
+    let body = get(&origin, &format!("bytes={first}-{last}")).await.unwrap();
+    assert_eq!(&body[..], &content[first as usize..=last as usize]);
+    assert_eq!(proxy.gets() - gets, 2, "block 1 came from the read-ahead");
+}
+
+/// Invariant: any range of any object, read through the cache, is exactly the object's bytes.
+#[test]
+fn any_range_through_the_cache_is_byte_exact() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut rng = fastrand::Rng::with_seed(8);
+    let objects: Vec<(String, Vec<u8>)> =
+        (0..4).map(|i| (format!("o{i}.mp4"), pattern(rng.usize(1..4 * BLOCK as usize), 10 + i))).collect();
+    let listed: Vec<(&str, Vec<u8>)> = objects.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let (origin, _proxy) = runtime.block_on(setup(&listed, |c| c.storage.cache.read_ahead_blocks = 2));
+    let client = runtime.block_on(async { origin.client(Protocol::Http2) });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(16));
+    let strategy = (0..objects.len(), any::<u64>(), any::<u64>(), any::<bool>());
+    runner
+        .run(&strategy, |(object, a, b, to_end)| {
+            let (key, content) = &objects[object];
+            let len = content.len() as u64;
+            let first = a % len;
+            let last = if to_end { len - 1 } else { first + b % (len - first) };
+            let response = runtime.block_on(async {
+                let url = origin.url(&format!("/{key}"));
+                let response = client.get(url).header("range", format!("bytes={first}-{last}")).send().await.unwrap();
+                (response.status(), response.bytes().await.unwrap())
+            });
+            prop_assert_eq!(response.0, StatusCode::PARTIAL_CONTENT);
+            prop_assert_eq!(&response.1[..], &content[first as usize..=last as usize]);
+            Ok(())
+        })
+        .unwrap();
+    drop(origin);
+}
+
+/// The access log's `storage` field says how the cache answered: the first request for a block
+/// fetched it, the second found it.
+#[test]
+fn the_access_log_says_miss_then_hit() {
+    use std::io::{BufRead, BufReader};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let s3 = runtime.block_on(async {
+        let s3 = S3Server::start().await;
+        s3.put("video.mp4", pattern(1000, 9)).await;
+        s3
+    });
+    let endpoint = format!("http://{}", s3.addr);
+    let credentials = common::s3::credentials();
+    let env: Vec<(&str, &std::ffi::OsStr)> = vec![
+        ("VOD_ORIGIN_STORAGE__BACKEND", "s3".as_ref()),
+        ("VOD_ORIGIN_STORAGE__S3__ENDPOINT", endpoint.as_ref()),
+        ("VOD_ORIGIN_STORAGE__S3__REGION", "us-east-1".as_ref()),
+        ("VOD_ORIGIN_STORAGE__S3__FORCE_PATH_STYLE", "true".as_ref()),
+        ("VOD_ORIGIN_STORAGE__S3__BUCKET", common::s3::BUCKET.as_ref()),
+        ("VOD_ORIGIN_STORAGE__CACHE__READ_AHEAD_BLOCKS", "0".as_ref()),
+        ("AWS_ACCESS_KEY_ID", credentials.access_key_id.as_ref()),
+        ("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key.as_ref()),
+    ];
+    let mut server = common::process::ServerProcess::start(&env);
+    let client = server.client(true);
+    for _ in 0..2 {
+        let response = runtime.block_on(client.get(server.url("/video.mp4")).header("range", "bytes=0-99").send());
+        let response = response.unwrap();
+        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(runtime.block_on(response.bytes()).unwrap().len(), 100);
+    }
+    let mut stdout = BufReader::new(server.child.stdout.take().unwrap());
+    let storage: Vec<String> = (0..2)
+        .map(|_| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+            entry["storage"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(storage, ["miss", "hit"]);
+}
