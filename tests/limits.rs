@@ -19,9 +19,12 @@ fn get(path: &str, extra_headers: &str) -> Vec<u8> {
 #[tokio::test]
 async fn connections_over_the_limit_get_503_and_slots_come_back() {
     let origin = Origin::start_with(&media_root(), |c| c.server.max_connections = 1).await;
-    // One keep-alive connection holds the only slot.
+    // One keep-alive connection holds the only slot. Its body is read to the end, so the
+    // connection goes back to the client's pool instead of being closed.
     let holder = origin.client(Protocol::Http1);
-    assert_eq!(holder.get(origin.url(PATH)).send().await.unwrap().status(), 200);
+    let response = holder.get(origin.url(PATH)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
 
     let shed = origin.raw(&get(PATH, "")).await;
     assert_eq!(shed.status, 503);
