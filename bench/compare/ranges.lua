@@ -1,0 +1,31 @@
+-- wrk script for bench/compare.sh: 1 MiB ranges at random MiB-aligned offsets of an object of
+-- OBJECT_MIB MiB, then one machine-readable RESULT line (wrk's own summary rounds too much).
+--
+--   OBJECT_MIB=1024 wrk -t2 -c64 -d10s -s bench/compare/ranges.lua https://localhost:8443/big.bin
+
+local MIB = 1048576
+local object_mib = tonumber(os.getenv("OBJECT_MIB") or "1")
+
+function init(args)
+  -- Each thread draws its own sequence; the same sequence for both servers.
+  math.randomseed(tonumber(wrk.thread:get("id") or 1))
+end
+
+function setup(thread)
+  setup_count = (setup_count or 0) + 1
+  thread:set("id", setup_count)
+end
+
+function request()
+  local offset = math.random(0, object_mib - 1) * MIB
+  return wrk.format(nil, nil, { ["Range"] = "bytes=" .. offset .. "-" .. (offset + MIB - 1) })
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT requests=%d duration_us=%d bytes=%d p50_us=%d p99_us=%d errors=%d\n",
+    summary.requests, summary.duration, summary.bytes,
+    latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
