@@ -258,6 +258,7 @@ fn the_access_log_says_miss_then_hit() {
         ("VOD_ORIGIN_STORAGE__S3__REGION", "us-east-1".as_ref()),
         ("VOD_ORIGIN_STORAGE__S3__FORCE_PATH_STYLE", "true".as_ref()),
         ("VOD_ORIGIN_STORAGE__S3__BUCKET", common::s3::BUCKET.as_ref()),
+        ("VOD_ORIGIN_STORAGE__CACHE__ENABLED", "true".as_ref()),
         ("VOD_ORIGIN_STORAGE__CACHE__READ_AHEAD_BLOCKS", "0".as_ref()),
         ("AWS_ACCESS_KEY_ID", credentials.access_key_id.as_ref()),
         ("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key.as_ref()),

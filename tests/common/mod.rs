@@ -195,6 +195,8 @@ impl Origin {
         config.storage.s3.region = Some("us-east-1".into());
         config.storage.s3.force_path_style = true;
         config.storage.s3.bucket = Some(s3::BUCKET.into());
+        // Every S3 test runs through the edge cache unless it says otherwise.
+        config.storage.cache.enabled = true;
         adjust(&mut config);
         let loaded = LoadedConfig::from_config(config);
         let store = vod_origin::store::S3Store::new(&loaded, Some(credentials)).await.expect("S3 store");
