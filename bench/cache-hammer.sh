@@ -20,7 +20,7 @@ until grep -q "S3 endpoint" "$WORK/s3.log"; do sleep 0.5; done
 export AWS_ACCESS_KEY_ID=minioadmin AWS_SECRET_ACCESS_KEY=minioadmin VOD_ORIGIN_LOG__LEVEL=warn
 export VOD_ORIGIN_SERVER__LISTEN=127.0.0.1:9443 VOD_ORIGIN_PLAIN_HTTP__MODE=off VOD_ORIGIN_ADMIN__LISTEN=127.0.0.1:9190
 export VOD_ORIGIN_STORAGE__S3__ENDPOINT=http://127.0.0.1:9100 VOD_ORIGIN_TLS__DEV_CERT_DIR="$WORK/certs"
-export VOD_ORIGIN_STORAGE__CACHE__MAX_BYTES=$((CACHE_MIB * 1024 * 1024))
+export VOD_ORIGIN_STORAGE__CACHE__ENABLED=true VOD_ORIGIN_STORAGE__CACHE__MAX_BYTES=$((CACHE_MIB * 1024 * 1024))
 target/release/vod-origin --config config/minio.toml > /dev/null 2> "$WORK/origin.log" &
 ORIGIN=$!
 until curl -sf http://127.0.0.1:9190/readyz > /dev/null; do sleep 0.2; done

@@ -69,6 +69,8 @@ struct Shared {
 impl Server {
     /// Checks the configuration, loads certificates and binds both listeners.
     pub async fn bind(loaded: &LoadedConfig) -> Result<Self, ConfigError> {
+        // The recorder first, so metrics the store records while it starts are kept.
+        crate::telemetry::prometheus();
         let store = crate::store::from_config(loaded).await?;
         Self::bind_with_store(loaded, store).await
     }

@@ -38,14 +38,15 @@ pub(super) type BlockCache = moka::future::Cache<BlockKey, Bytes>;
 /// A cache holding at most `max_bytes` of blocks. moka's default admission policy (TinyLFU)
 /// keeps a block read once, by a crawler or a single viewer, from pushing out popular ones.
 pub(super) fn block_cache(max_bytes: u64) -> BlockCache {
-    let evictions = metrics::counter!(telemetry::CACHE_EVICTIONS_TOTAL);
     moka::future::Cache::builder()
         .max_capacity(max_bytes)
         // Blocks are at most 1 GiB (validated), so the weight always fits.
         .weigher(|_, block: &Bytes| u32::try_from(block.len()).unwrap_or(u32::MAX))
-        .eviction_listener(move |_, _, cause| {
+        // The counter is looked up at each eviction, not once here: the store is built before
+        // the server installs the metrics recorder, and a handle taken earlier counts nowhere.
+        .eviction_listener(|_, _, cause| {
             if cause == RemovalCause::Size {
-                evictions.increment(1);
+                metrics::counter!(telemetry::CACHE_EVICTIONS_TOTAL).increment(1);
             }
         })
         .build()
