@@ -83,11 +83,16 @@ async fn a_client_that_reads_nothing_is_let_go() {
     let tcp = tokio::net::TcpStream::from_std(socket.into()).unwrap();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(origin.ca.client_config(&[b"http/1.1"])));
     let mut tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    let stalls = origin.metric("vod_origin_send_stalls_total").await;
     tls.write_all(&get("/big.mp4", "")).await.unwrap();
 
-    // Read nothing for several send timeouts...
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    // ...then everything the server sent before it gave up.
+    // Read nothing until the server gives up on this client...
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while origin.metric("vod_origin_send_stalls_total").await <= stalls {
+        assert!(tokio::time::Instant::now() < deadline, "the stalled client was never let go");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ...then read everything it sent before that.
     let mut received = Vec::new();
     let _ = tls.read_to_end(&mut received).await;
     assert!(received.starts_with(b"HTTP/1.1 200"));

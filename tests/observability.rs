@@ -6,16 +6,9 @@ mod common;
 use std::io::{BufRead, BufReader};
 
 use common::process::ServerProcess;
-use common::{Origin, Protocol, media_root};
+use common::{Origin, Protocol, media_root, series};
 use reqwest::StatusCode;
 use vod_origin::config::Secret;
-
-/// The value of one series in a Prometheus text exposition, 0 when absent.
-fn series(text: &str, name_and_labels: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name_and_labels).and_then(|rest| rest.strip_prefix(' ')))
-        .map_or(0.0, |value| value.trim().parse().unwrap())
-}
 
 async fn scrape(origin: &Origin) -> String {
     let url = format!("http://{}/metrics", origin.admin.expect("an admin listener"));

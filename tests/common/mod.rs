@@ -262,6 +262,14 @@ impl Origin {
         RawResponse::parse(bytes)
     }
 
+    /// The value of one series on the admin listener's `/metrics` (metrics are per process, so
+    /// compare before and after).
+    pub async fn metric(&self, name_and_labels: &str) -> f64 {
+        let url = format!("http://{}/metrics", self.admin.expect("an admin listener"));
+        let text = self.client(Protocol::Http1).get(url).send().await.unwrap().text().await.unwrap();
+        series(&text, name_and_labels)
+    }
+
     /// Stops the server and waits for it to drain.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -304,6 +312,13 @@ impl RawResponse {
             k.eq_ignore_ascii_case(name).then(|| v.trim())
         })
     }
+}
+
+/// The value of one series in a Prometheus text exposition, 0 when absent.
+pub fn series(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name_and_labels).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0.0, |value| value.trim().parse().unwrap())
 }
 
 /// A temporary folder of files with deterministic pseudo-random content.
