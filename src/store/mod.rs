@@ -120,6 +120,22 @@ impl StoreError {
         }
     }
 
+    /// The same error again, for each request that waited on one shared call (the edge cache's
+    /// collapsed fills): not `Clone`, since it may hold an `io::Error`, but every waiter must see
+    /// the kind and status the call met (a 404 stays a 404, a `Changed` is retried, a `SlowDown`
+    /// keeps its `Retry-After`).
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::NotFound => Self::NotFound,
+            Self::Changed => Self::Changed,
+            Self::Forbidden => Self::Forbidden,
+            Self::Unavailable { retry_after_secs } => Self::Unavailable { retry_after_secs: *retry_after_secs },
+            Self::Timeout => Self::Timeout,
+            Self::Upstream(text) => Self::Upstream(text.clone()),
+            Self::Io(io) => Self::Io(std::io::Error::new(io.kind(), io.to_string())),
+        }
+    }
+
     /// A short name for logs and metric labels.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -174,4 +190,32 @@ pub fn cached(
 ) -> std::sync::Arc<dyn ObjectStore> {
     let cache = &loaded.config.storage.cache;
     if cache.enabled { std::sync::Arc::new(CachedStore::new(s3, cache)) } else { s3 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_error_keeps_its_kind_and_status() {
+        let errors = [
+            StoreError::NotFound,
+            StoreError::Changed,
+            StoreError::Forbidden,
+            StoreError::Unavailable { retry_after_secs: 7 },
+            StoreError::Timeout,
+            StoreError::Upstream("x".into()),
+            StoreError::Io(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no")),
+        ];
+        for error in errors {
+            let again = error.duplicate();
+            assert_eq!((again.kind(), again.status()), (error.kind(), error.status()));
+            assert_eq!(again.to_string(), error.to_string());
+        }
+        let StoreError::Unavailable { retry_after_secs } = StoreError::Unavailable { retry_after_secs: 7 }.duplicate()
+        else {
+            unreachable!()
+        };
+        assert_eq!(retry_after_secs, 7);
+    }
 }

@@ -76,9 +76,9 @@ pub(super) async fn lookup(
         };
         let block = cache.try_get_with(key, init).await;
         let lookup = if filled.load(Ordering::Relaxed) { CacheLookup::Miss } else { CacheLookup::Collapsed };
-        block.map(|block| (block, lookup)).map_err(|shared| same_error(&shared))
+        block.map(|block| (block, lookup)).map_err(|shared| shared.duplicate())
     });
-    waiting.await.map_err(|e| StoreError::Upstream(format!("block fill task failed: {e}")))?
+    super::detached(waiting, "block fill").await
 }
 
 /// Reads `extent` of the version `meta` names into one buffer.
@@ -104,47 +104,4 @@ async fn fill(
         return Err(StoreError::Upstream(format!("block ended after {} of {len} bytes", block.len())));
     }
     Ok(block.freeze())
-}
-
-/// The same error again, for each request that waited on a failed fill: `StoreError` is not
-/// `Clone` (it may hold an `io::Error`), and every waiter must see the kind and status the
-/// fill met (a 404 stays a 404, a `Changed` is retried, a `SlowDown` keeps its `Retry-After`).
-pub(super) fn same_error(error: &StoreError) -> StoreError {
-    match error {
-        StoreError::NotFound => StoreError::NotFound,
-        StoreError::Changed => StoreError::Changed,
-        StoreError::Forbidden => StoreError::Forbidden,
-        StoreError::Unavailable { retry_after_secs } => StoreError::Unavailable { retry_after_secs: *retry_after_secs },
-        StoreError::Timeout => StoreError::Timeout,
-        StoreError::Upstream(text) => StoreError::Upstream(text.clone()),
-        StoreError::Io(io) => StoreError::Io(std::io::Error::new(io.kind(), io.to_string())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_shared_error_keeps_its_kind_and_status() {
-        let errors = [
-            StoreError::NotFound,
-            StoreError::Changed,
-            StoreError::Forbidden,
-            StoreError::Unavailable { retry_after_secs: 7 },
-            StoreError::Timeout,
-            StoreError::Upstream("x".into()),
-            StoreError::Io(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no")),
-        ];
-        for error in errors {
-            let again = same_error(&error);
-            assert_eq!((again.kind(), again.status()), (error.kind(), error.status()));
-            assert_eq!(again.to_string(), error.to_string());
-        }
-        let StoreError::Unavailable { retry_after_secs } = same_error(&StoreError::Unavailable { retry_after_secs: 7 })
-        else {
-            unreachable!()
-        };
-        assert_eq!(retry_after_secs, 7);
-    }
 }

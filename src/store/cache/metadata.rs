@@ -13,7 +13,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::fill::same_error;
 use crate::key::ObjectKey;
 use crate::store::{ObjectMeta, ObjectStore, StoreError};
 use crate::telemetry;
@@ -52,9 +51,9 @@ impl MetadataCache {
                     Err(other) => Err(other),
                 }
             };
-            entries.try_get_with(key.clone(), init).await.map_err(|shared| same_error(&shared))
+            entries.try_get_with(key.clone(), init).await.map_err(|shared| shared.duplicate())
         });
-        let found = waiting.await.map_err(|e| StoreError::Upstream(format!("metadata lookup task failed: {e}")))??;
+        let found = super::detached(waiting, "metadata lookup").await?;
         found.ok_or(StoreError::NotFound)
     }
 

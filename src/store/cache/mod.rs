@@ -157,6 +157,12 @@ impl ObjectStore for CachedStore {
     }
 }
 
+/// Awaits a lookup running in a task of its own (fills and metadata lookups: a viewer who
+/// leaves must not cancel what others wait for), as the store error it ended with.
+async fn detached<T>(task: tokio::task::JoinHandle<Result<T, StoreError>>, what: &str) -> Result<T, StoreError> {
+    task.await.map_err(|e| StoreError::Upstream(format!("{what} task failed: {e}")))?
+}
+
 /// The bytes of `range` as slices of its blocks, starting with the already-read `first` block.
 /// Each later block is looked up when the client has taken the one before, and the block after
 /// the one being sent is read ahead.
