@@ -208,6 +208,42 @@ async fn the_next_block_is_read_ahead() {
     assert_eq!(proxy.gets() - gets, 2, "block 1 came from the read-ahead");
 }
 
+#[tokio::test]
+async fn a_miss_with_no_memory_left_reads_its_range_straight_through() {
+    // Room for two blocks in all: one held by the cache, one for a fill in flight.
+    let content = pattern(4 * BLOCK as usize, 11);
+    let tight = |c: &mut Config| {
+        c.storage.cache.max_bytes = 2 * BLOCK;
+        c.storage.cache.metadata_ttl = Duration::from_secs(600);
+    };
+    let (origin, proxy) = setup(&[("video.mp4", content.clone())], tight).await;
+    let range_in = |block: u64| (block * BLOCK + 10, block * BLOCK + 109);
+    let body = |(first, last): (u64, u64)| {
+        let (origin, range) = (&origin, format!("bytes={first}-{last}"));
+        async move { get(origin, &range).await.unwrap() }
+    };
+    let expected = |(first, last): (u64, u64)| &content[first as usize..=last as usize];
+    assert_eq!(&body(range_in(0)).await[..], expected(range_in(0)), "block 0 is cached");
+
+    // Block 1's fill takes the rest of the memory and is held at the proxy meanwhile.
+    let (reached, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    proxy.fail_body(BodyFault::Hold(reached.clone(), release.clone()));
+    let bypass = "vod_origin_cache_requests_total{result=\"bypass\"}";
+    let while_held = async {
+        reached.notified().await;
+        let bypasses = origin.metric(bypass).await;
+        for round in 1..=2 {
+            let gets = proxy.gets();
+            assert_eq!(&body(range_in(2)).await[..], expected(range_in(2)), "round {round}");
+            assert_eq!(proxy.gets() - gets, 1, "round {round}: read from S3 for this request, not cached");
+        }
+        assert_eq!(origin.metric(bypass).await - bypasses, 2.0);
+        release.notify_one();
+    };
+    let (held, ()) = tokio::join!(body(range_in(1)), while_held);
+    assert_eq!(&held[..], expected(range_in(1)), "the held fill completes");
+}
+
 /// Invariant: any range of any object, read through the cache, is exactly the object's bytes.
 #[test]
 fn any_range_through_the_cache_is_byte_exact() {

@@ -66,15 +66,16 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     check_log_level(&config.log.level).map_err(|reason| loaded.error("log.level", reason))
 }
 
-/// A block size S3 and the cache's weigher can work with, and room for at least one block.
+/// A block size S3 and the cache's weigher can work with, and room for at least two blocks.
 fn check_cache(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     let cache = &loaded.config.storage.cache;
     if !(MIN_CACHE_BLOCK..=MAX_CACHE_BLOCK).contains(&cache.block_size) {
         let reason = format!("must be between {MIN_CACHE_BLOCK} (64 KiB) and {MAX_CACHE_BLOCK} (1 GiB)");
         return Err(loaded.error("storage.cache.block_size", reason));
     }
-    if cache.max_bytes < cache.block_size {
-        return Err(loaded.error("storage.cache.max_bytes", "must hold at least one block (storage.cache.block_size)"));
+    if cache.max_bytes < cache.block_size.saturating_mul(2) {
+        let reason = "must hold at least two blocks (storage.cache.block_size): one cached, one being filled";
+        return Err(loaded.error("storage.cache.max_bytes", reason));
     }
     Ok(())
 }
@@ -112,6 +113,10 @@ mod tests {
         assert_eq!(error("[storage.cache]\nblock_size = 0"), Some("storage.cache.block_size".into()));
         assert_eq!(error("[storage.cache]\nblock_size = 4294967296"), Some("storage.cache.block_size".into()));
         assert_eq!(error("[storage.cache]\nmax_bytes = 65536"), Some("storage.cache.max_bytes".into()));
+        assert_eq!(
+            error("[storage.cache]\nblock_size = 65536\nmax_bytes = 131071"),
+            Some("storage.cache.max_bytes".into())
+        );
         assert_eq!(error("[storage.cache]\nmax_range = 0"), Some("storage.cache.max_range".into()));
         assert_eq!(error("[storage.cache]\nmetadata_ttl = \"0s\""), Some("storage.cache.metadata_ttl".into()));
         assert_eq!(
@@ -126,6 +131,6 @@ mod tests {
     fn good_values_pass() {
         assert_eq!(error("[log]\nlevel = \"vod_origin=debug,info\""), None);
         assert_eq!(error("[plain_http]\nmode = \"off\"\nlisten = \"127.0.0.1:8443\""), None);
-        assert_eq!(error("[storage.cache]\nblock_size = 65536\nmax_bytes = 65536\nread_ahead_blocks = 0"), None);
+        assert_eq!(error("[storage.cache]\nblock_size = 65536\nmax_bytes = 131072\nread_ahead_blocks = 0"), None);
     }
 }

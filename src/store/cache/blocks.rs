@@ -7,14 +7,7 @@
 
 use std::ops::Range;
 
-use bytes::Bytes;
-
 use crate::plan::ByteRange;
-
-/// Largest slice handed to hyper at once. Slicing is free (a reference count), and frames this
-/// size keep the access log's byte count and the send-stall clock close to what the client
-/// actually took, as S3's own chunks would.
-pub(super) const FRAME_BYTES: usize = 256 * 1024;
 
 /// The aligned blocks of one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,12 +44,6 @@ impl Blocks {
         // A block is at most `block_size` bytes, which the configuration bounds to 1 GiB.
         start as usize..end.max(start) as usize
     }
-}
-
-/// `part` of `block` as slices of at most `frame` bytes, sharing the block's memory.
-pub(super) fn frames(block: &Bytes, part: Range<usize>, frame: usize) -> impl Iterator<Item = Bytes> + '_ {
-    let frame = frame.max(1);
-    (part.start..part.end).step_by(frame).map(move |at| block.slice(at..(at + frame).min(part.end)))
 }
 
 #[cfg(test)]
@@ -107,16 +94,6 @@ mod tests {
         assert_eq!(B.within(0, r(10, 20)), 10..20);
     }
 
-    #[test]
-    fn frames_cover_the_part_in_order_without_copying() {
-        let block = Bytes::from((0..=255u8).collect::<Vec<_>>());
-        let parts: Vec<Bytes> = frames(&block, 10..35, 10).collect();
-        assert_eq!(parts.iter().map(Bytes::len).collect::<Vec<_>>(), [10, 10, 5]);
-        assert_eq!(parts.concat(), &block[10..35]);
-        assert_eq!(parts[0].as_ptr(), block[10..].as_ptr(), "a slice of the block, not a copy");
-        assert_eq!(frames(&block, 5..5, 10).count(), 0);
-    }
-
     proptest! {
         /// Invariant: the parts of the touched blocks, in order, are exactly the range's bytes.
         #[test]
@@ -130,10 +107,10 @@ mod tests {
             let mut out = Vec::new();
             for index in first..=last {
                 let extent = blocks.extent(index).unwrap();
-                let block = Bytes::copy_from_slice(&object[extent.start() as usize..extent.end() as usize]);
+                let block = &object[extent.start() as usize..extent.end() as usize];
                 let part = blocks.within(index, range);
                 prop_assert!(!part.is_empty());
-                out.extend(frames(&block, part, 7).flat_map(|f| f.to_vec()));
+                out.extend_from_slice(&block[part]);
             }
             prop_assert_eq!(&out[..], &object[start as usize..end as usize]);
         }

@@ -24,6 +24,9 @@ pub enum CacheLookup {
     Miss,
     /// Another request was already fetching it, and this one waited for that fetch.
     Collapsed,
+    /// It was not cached and the cache's memory was all in use: this request read its own
+    /// range straight from the store, as without the cache.
+    Bypass,
 }
 
 impl CacheLookup {
@@ -33,6 +36,7 @@ impl CacheLookup {
             Self::Hit => "hit",
             Self::Miss => "miss",
             Self::Collapsed => "collapsed",
+            Self::Bypass => "bypass",
         }
     }
 }

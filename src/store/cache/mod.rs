@@ -7,18 +7,27 @@
 //! the block after a viewer's range is read ahead, and object metadata is kept for a few
 //! seconds. Ranges too large to cache stream straight through the inner store, as uncached.
 //!
+//! `storage.cache.max_bytes` bounds all block memory, not only what the cache holds: three
+//! quarters of it (less at least one block) is the cache, and the rest is room for blocks being
+//! filled and for evicted blocks that responses are still sending. A miss that finds the whole
+//! bound in use reads its range straight from the store (`bypass`), as without the cache.
+//!
 //! Known limitation: a request for a cold block waits for the whole block before its first
 //! byte (8 MiB at S3's 50-100 MB/s per connection is roughly 100-200 ms). The alternative is
-//! to stream the fill to its waiters as it arrives (a broadcast of chunks beside the cache),
+//! to stream the fill to its waiters as it arrives (a broadcast of pieces beside the cache),
 //! at the cost of a second path for partially filled blocks; `docs/cache.md` has the numbers.
 //!
 //! - [`blocks`]: which blocks a range touches and which part of each it takes.
+//! - [`block`]: one block, as pieces a response can hold separately.
+//! - [`budget`]: the reservations that bound all block memory.
 //! - [`fill`]: the block cache, and collapsed fills from the inner store.
 //! - [`metadata`]: HeadObject answers kept for the TTL.
 //! - [`read_ahead`]: the bound on background prefetches.
 //! - [`lookup`]: what a lookup found, for metrics and the access log.
 
+mod block;
 mod blocks;
+mod budget;
 mod fill;
 mod lookup;
 mod metadata;
@@ -26,10 +35,13 @@ mod read_ahead;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 
-use self::blocks::{Blocks, FRAME_BYTES, frames};
-use self::fill::{BlockCache, BlockKey};
+use self::blocks::Blocks;
+use self::budget::MemoryBudget;
+use self::fill::{BlockCache, BlockKey, Found};
 use self::metadata::MetadataCache;
 use self::read_ahead::ReadAhead;
 pub use lookup::{CacheLookup, report_lookups};
@@ -50,6 +62,7 @@ pub struct CachedStore {
 struct Shared {
     inner: Arc<dyn ObjectStore>,
     blocks: BlockCache,
+    budget: MemoryBudget,
     metadata: MetadataCache,
     read_ahead: ReadAhead,
     block_size: u64,
@@ -58,11 +71,12 @@ struct Shared {
 
 impl CachedStore {
     /// Wraps `inner` with the cache `config` describes (validated at load: a block size of at
-    /// least 64 KiB, room for one block).
+    /// least 64 KiB, room for two blocks).
     pub fn new(inner: Arc<dyn ObjectStore>, config: &CacheConfig) -> Self {
         let shared = Shared {
             inner,
-            blocks: fill::block_cache(config.max_bytes),
+            blocks: fill::block_cache(held_bytes(config.max_bytes, config.block_size)),
+            budget: MemoryBudget::new(config.max_bytes),
             metadata: MetadataCache::new(config.metadata_ttl),
             read_ahead: ReadAhead::new(config.read_ahead_blocks),
             block_size: config.block_size.max(1),
@@ -72,39 +86,67 @@ impl CachedStore {
     }
 }
 
+/// The part of `max_bytes` the cache holds blocks in: three quarters, leaving at least one
+/// block of room for fills and for evicted blocks still being sent. With no room at all, a full
+/// cache could never take a new block, and would keep what it had forever.
+fn held_bytes(max_bytes: u64, block_size: u64) -> u64 {
+    max_bytes - (max_bytes / 4).max(block_size).min(max_bytes)
+}
+
+/// What a request sends of one block.
+enum Part {
+    /// Slices of the cached block.
+    Cached(Vec<Bytes>),
+    /// The range read straight from the store: the cache had no room for the block.
+    Direct(ByteStream),
+}
+
 impl Shared {
     fn blocks(&self, meta: &ObjectMeta) -> Blocks {
         Blocks { size: self.block_size, object_len: meta.len }
     }
 
-    /// Block `index` of the version `meta` names. A block read that finds the object changed
-    /// forgets its metadata, so the pipeline's retry looks the new version up.
-    async fn block(
-        &self,
-        key: &ObjectKey,
-        meta: &ObjectMeta,
-        index: u64,
-    ) -> Result<(bytes::Bytes, CacheLookup), StoreError> {
+    /// Block `index` of the version `meta` names. A read that finds the object changed forgets
+    /// its metadata, so the pipeline's retry looks the new version up.
+    async fn block(&self, key: &ObjectKey, meta: &ObjectMeta, index: u64) -> Result<Found, StoreError> {
         let extent = self.blocks(meta).extent(index).ok_or(StoreError::Upstream("block past the object".into()))?;
         let block_key = BlockKey { key: key.clone(), etag: meta.etag.clone(), index };
-        let found = fill::lookup(&self.blocks, &self.inner, block_key, meta, extent).await;
-        if let Err(StoreError::Changed) = &found {
-            self.metadata.invalidate(key).await;
-        }
+        let found = fill::lookup(&self.blocks, &self.budget, &self.inner, block_key, meta, extent).await;
+        let found = self.forget_if_changed(key, found).await;
         metrics::gauge!(telemetry::CACHE_SIZE_BYTES).set(self.blocks.weighted_size() as f64);
+        metrics::gauge!(telemetry::CACHE_MEMORY_BYTES).set(self.budget.used() as f64);
         found
     }
 
-    /// A block a request serves: counted by how it was found.
-    async fn block_for_request(
+    /// `read` as it is, after forgetting the object's metadata if it found the object changed.
+    async fn forget_if_changed<T>(&self, key: &ObjectKey, read: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(StoreError::Changed) = &read {
+            self.metadata.invalidate(key).await;
+        }
+        read
+    }
+
+    /// What a request sends of block `index` for `range`, counted by how it was found.
+    async fn part(
         &self,
         key: &ObjectKey,
         meta: &ObjectMeta,
         index: u64,
-    ) -> Result<(bytes::Bytes, CacheLookup), StoreError> {
-        let found = self.block(key, meta, index).await?;
-        metrics::counter!(telemetry::CACHE_REQUESTS_TOTAL, "result" => found.1.as_str()).increment(1);
-        Ok(found)
+        range: ByteRange,
+    ) -> Result<(Part, CacheLookup), StoreError> {
+        let (part, lookup) = match self.block(key, meta, index).await? {
+            Found::Block(block, lookup) => (Part::Cached(block.slices(self.blocks(meta).within(index, range))), lookup),
+            Found::NoRoom => {
+                let within = self.blocks(meta).within(index, range);
+                let start = index * self.block_size;
+                let direct = ByteRange::new(start + within.start as u64, start + within.end as u64)
+                    .ok_or(StoreError::Upstream("empty part of a block".into()))?;
+                let chunks = self.forget_if_changed(key, self.inner.get(key, meta, direct).await).await?;
+                (Part::Direct(chunks), CacheLookup::Bypass)
+            }
+        };
+        metrics::counter!(telemetry::CACHE_REQUESTS_TOTAL, "result" => lookup.as_str()).increment(1);
+        Ok((part, lookup))
     }
 
     /// Fetches block `index` in the background when it exists, is not cached, and a read-ahead
@@ -120,8 +162,8 @@ impl Shared {
         let Some(permit) = self.read_ahead.permit() else { return };
         let (this, key, meta) = (Arc::clone(self), key.clone(), meta.clone());
         tokio::spawn(async move {
-            // A failed prefetch was logged by the store; the request that needs the block
-            // will try again and report it.
+            // A failed prefetch was logged by the store, and one that found no room is simply
+            // not done; the request that needs the block will try again and report it.
             let _ = this.block(&key, &meta, index).await;
             drop(permit);
         });
@@ -146,9 +188,9 @@ impl ObjectStore for CachedStore {
             let (first, _) = self.shared.blocks(meta).touched(range);
             // The first block is read before the response headers, so a store that fails gets
             // a proper status instead of an aborted body.
-            let (block, lookup) = self.shared.block_for_request(key, meta, first).await?;
+            let (part, lookup) = self.shared.part(key, meta, first, range).await?;
             lookup::report(lookup);
-            Ok(serve(Arc::clone(&self.shared), key.clone(), meta.clone(), range, block))
+            Ok(serve(Arc::clone(&self.shared), key.clone(), meta.clone(), range, part))
         })
     }
 
@@ -163,26 +205,46 @@ async fn detached<T>(task: tokio::task::JoinHandle<Result<T, StoreError>>, what:
     task.await.map_err(|e| StoreError::Upstream(format!("{what} task failed: {e}")))?
 }
 
-/// The bytes of `range` as slices of its blocks, starting with the already-read `first` block.
-/// Each later block is looked up when the client has taken the one before, and the block after
-/// the one being sent is read ahead.
-fn serve(shared: Arc<Shared>, key: ObjectKey, meta: ObjectMeta, range: ByteRange, first: bytes::Bytes) -> ByteStream {
+/// The bytes of `range` block by block, starting with the already-found `first` part. Each
+/// later block is looked up when the client has taken the one before, and the block after the
+/// one being sent is read ahead. A response holds only the slices it has yet to send.
+fn serve(shared: Arc<Shared>, key: ObjectKey, meta: ObjectMeta, range: ByteRange, first: Part) -> ByteStream {
     Box::pin(async_stream::try_stream! {
-        let blocks = shared.blocks(&meta);
-        let (first_index, last_index) = blocks.touched(range);
+        let (first_index, last_index) = shared.blocks(&meta).touched(range);
         // One registry lookup per response; each slice is then an atomic add.
-        let served = metrics::counter!(telemetry::CACHE_BYTES_TOTAL, "source" => "cache");
+        let from_cache = metrics::counter!(telemetry::CACHE_BYTES_TOTAL, "source" => "cache");
+        let bypassed = metrics::counter!(telemetry::CACHE_BYTES_TOTAL, "source" => "bypass");
         let mut ready = Some(first);
         for index in first_index..=last_index {
             shared.read_ahead(&key, &meta, index + 1);
-            let block = match ready.take() {
-                Some(block) => block,
-                None => shared.block_for_request(&key, &meta, index).await?.0,
+            let part = match ready.take() {
+                Some(part) => part,
+                None => shared.part(&key, &meta, index, range).await?.0,
             };
-            for slice in frames(&block, blocks.within(index, range), FRAME_BYTES) {
-                served.increment(slice.len() as u64);
-                yield slice;
+            match part {
+                Part::Cached(slices) => for slice in slices {
+                    from_cache.increment(slice.len() as u64);
+                    yield slice;
+                },
+                Part::Direct(mut chunks) => while let Some(chunk) = chunks.next().await {
+                    let chunk = chunk?;
+                    bypassed.increment(chunk.len() as u64);
+                    yield chunk;
+                },
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::held_bytes;
+
+    #[test]
+    fn the_cache_leaves_room_for_fills() {
+        const MIB: u64 = 1024 * 1024;
+        assert_eq!(held_bytes(512 * MIB, 8 * MIB), 384 * MIB, "a quarter kept free");
+        assert_eq!(held_bytes(16 * MIB, 8 * MIB), 8 * MIB, "but at least one block");
+        assert_eq!(held_bytes(8 * MIB, 8 * MIB), 0, "refused by validation; never underflows");
+    }
 }
