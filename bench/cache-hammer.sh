@@ -4,7 +4,7 @@
 # bound. Run it with the cache larger than the object (every block read from S3 once) and
 # smaller (eviction: memory must stay near the bound, S3 reads go up).
 #
-#   bench/cache-hammer.sh [object MiB=256] [cache MiB=512] [seconds=20] [connections=64]
+#   bench/cache-hammer.sh [object MiB=256] [cache MiB=512, 0 for no cache] [seconds=20] [connections=64]
 #
 # Needs: cargo build --release --bin vod-origin --example s3-dev-server; wrk and curl.
 set -euo pipefail
@@ -20,7 +20,10 @@ until grep -q "S3 endpoint" "$WORK/s3.log"; do sleep 0.5; done
 export AWS_ACCESS_KEY_ID=minioadmin AWS_SECRET_ACCESS_KEY=minioadmin VOD_ORIGIN_LOG__LEVEL=warn
 export VOD_ORIGIN_SERVER__LISTEN=127.0.0.1:9443 VOD_ORIGIN_PLAIN_HTTP__MODE=off VOD_ORIGIN_ADMIN__LISTEN=127.0.0.1:9190
 export VOD_ORIGIN_STORAGE__S3__ENDPOINT=http://127.0.0.1:9100 VOD_ORIGIN_TLS__DEV_CERT_DIR="$WORK/certs"
-export VOD_ORIGIN_STORAGE__CACHE__ENABLED=true VOD_ORIGIN_STORAGE__CACHE__MAX_BYTES=$((CACHE_MIB * 1024 * 1024))
+# A cache of 0 MiB turns it off, for comparison.
+CACHE_ON=true; [ "$CACHE_MIB" -gt 0 ] || CACHE_ON=false
+export VOD_ORIGIN_STORAGE__CACHE__ENABLED=$CACHE_ON
+export VOD_ORIGIN_STORAGE__CACHE__MAX_BYTES=$((CACHE_MIB > 0 ? CACHE_MIB * 1024 * 1024 : 512 * 1024 * 1024))
 target/release/vod-origin --config config/minio.toml > /dev/null 2> "$WORK/origin.log" &
 ORIGIN=$!
 until curl -sf http://127.0.0.1:9190/readyz > /dev/null; do sleep 0.2; done
@@ -31,16 +34,17 @@ metric() {
 }
 echo "object ${MIB} MiB, cache ${CACHE_MIB} MiB, ${CONNECTIONS} connections for ${SECONDS_TO_RUN}s"
 echo "origin RSS idle: $(rss) KiB"
-PEAK=0
-( while sleep 1; do r=$(rss); echo "$r"; done > "$WORK/rss" ) &
+( while sleep 1; do rss >> "$WORK/rss"; metric vod_origin_cache_memory_bytes 1024 >> "$WORK/blocks"; done ) &
 SAMPLER=$!
 cp "$WORK/certs/dev-ca.pem" "$WORK/ca.pem"
-SSL_CERT_FILE="$WORK/ca.pem" OBJECT_MIB=$MIB wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_TO_RUN}s" \
+SSL_CERT_FILE="$WORK/ca.pem" OBJECT_MIB=$MIB wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_TO_RUN}s" --timeout 30s \
   -s bench/compare/ranges.lua https://localhost:9443/big.bin | grep -E 'RESULT|Requests/sec|Transfer/sec|Non-2xx' || true
 kill "$SAMPLER"
 PEAK=$(sort -n "$WORK/rss" | tail -1)
-echo "origin RSS peak: ${PEAK} KiB (cache bound $((CACHE_MIB * 1024)) KiB)"
+echo "origin RSS peak: ${PEAK} KiB; block memory peak: $(sort -n "$WORK/blocks" | tail -1) KiB (bound $((CACHE_MIB * 1024)) KiB)"
 echo "S3 GetObject calls: $(metric 'vod_origin_s3_requests_total{operation="GetObject"')," \
   "bytes from S3: $(metric vod_origin_s3_bytes_total 1048576) MiB"
 echo "block lookups: hit $(metric 'vod_origin_cache_requests_total{result="hit"'), miss $(metric 'vod_origin_cache_requests_total{result="miss"'), collapsed $(metric 'vod_origin_cache_requests_total{result="collapsed"')"
 echo "evictions: $(metric vod_origin_cache_evictions_total)"
+echo "origin warnings and errors: $(grep -cE '"level":"(WARN|ERROR)"' "$WORK/origin.log" || true)"
+grep -E '"level":"(WARN|ERROR)"' "$WORK/origin.log" | tail -3 | cut -c1-400 || true
