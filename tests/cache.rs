@@ -209,6 +209,34 @@ async fn the_next_block_is_read_ahead() {
 }
 
 #[tokio::test]
+async fn a_fill_is_sent_to_its_waiters_as_it_arrives() {
+    // Blocks of 1 MiB are four pieces of 256 KiB; the fill stops after 300 KiB until released.
+    let block = 1024 * 1024;
+    let content = pattern(2 * block, 12);
+    let (origin, proxy) = setup(&[("video.mp4", content.clone())], |c| c.storage.cache.block_size = block as u64).await;
+    let gets = proxy.gets();
+    let (reached, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    proxy.fail_body(BodyFault::PauseThenCut(300 * 1024, reached.clone(), release.clone()));
+    let sent_while_paused = async {
+        // The first request starts the fill, the second joins it: both get their bytes from
+        // the first piece while the rest of the block has not arrived.
+        assert_eq!(&get(&origin, "bytes=0-99").await.unwrap()[..], &content[..100]);
+        assert_eq!(&get(&origin, "bytes=1000-1099").await.unwrap()[..], &content[1000..1100]);
+        assert_eq!(proxy.gets() - gets, 1, "one GET for both, still paused");
+    };
+    // Without streaming, the requests would wait for a block that never completes: fail then.
+    tokio::time::timeout(Duration::from_secs(60), sent_while_paused).await.expect("bytes sent before the block is in");
+    reached.notified().await;
+    release.notify_one();
+    // The cut body is resumed from where it broke, and the block completes and is cached.
+    let end = format!("bytes={}-{}", block - 100, block - 1);
+    assert_eq!(&get(&origin, &end).await.unwrap()[..], &content[block - 100..block]);
+    assert_eq!(proxy.gets() - gets, 2, "the fill and its resumption");
+    assert_eq!(&get(&origin, "bytes=500000-500099").await.unwrap()[..], &content[500000..500100]);
+    assert_eq!(proxy.gets() - gets, 2, "cached");
+}
+
+#[tokio::test]
 async fn a_miss_with_no_memory_left_reads_its_range_straight_through() {
     // Room for two blocks in all: one held by the cache, one for a fill in flight.
     let content = pattern(4 * BLOCK as usize, 11);

@@ -38,19 +38,27 @@ impl Block {
     /// The bytes `part` covers (offsets into the block, clamped to it), as slices of the pieces:
     /// no copy, and a response holding them keeps only these pieces alive.
     pub fn slices(&self, part: Range<usize>) -> Vec<Bytes> {
-        let end = part.end.min(self.len);
-        if part.start >= end {
-            return Vec::new();
-        }
-        let pieces = part.start / self.piece_len..=(end - 1) / self.piece_len;
-        pieces
-            .map(|index| {
-                let base = index * self.piece_len;
-                let piece = &self.pieces[index];
-                piece.slice(part.start.max(base) - base..end.min(base + piece.len()) - base)
-            })
-            .collect()
+        slices_of(&self.pieces, self.piece_len, part)
     }
+}
+
+/// The bytes `part` covers of consecutive `pieces`, all `piece_len` long but the last, as
+/// slices of them. `part` is clamped to the bytes the pieces hold: a block still being filled
+/// answers with what has arrived.
+pub(super) fn slices_of(pieces: &[Bytes], piece_len: usize, part: Range<usize>) -> Vec<Bytes> {
+    let held = pieces.last().map_or(0, |last| (pieces.len() - 1) * piece_len + last.len());
+    let end = part.end.min(held);
+    if part.start >= end {
+        return Vec::new();
+    }
+    let touched = part.start / piece_len..=(end - 1) / piece_len;
+    touched
+        .map(|index| {
+            let base = index * piece_len;
+            let piece = &pieces[index];
+            piece.slice(part.start.max(base) - base..end.min(base + piece.len()) - base)
+        })
+        .collect()
 }
 
 /// A block being filled: chunks are copied into pieces, each sealed with its share of the
@@ -103,6 +111,11 @@ impl Assembler {
             }
         }
         Ok(())
+    }
+
+    /// The pieces sealed so far, in order: all but the block's last are `piece_len` long.
+    pub fn sealed(&self) -> &[Bytes] {
+        &self.pieces
     }
 
     /// Bytes received so far.

@@ -1,15 +1,24 @@
-//! The block cache proper: blocks held in a moka cache bounded by bytes, filled from the inner
-//! store with concurrent misses collapsed into one read, each fill claiming its memory from the
-//! budget first (and not starting when there is none).
+//! The block cache proper: blocks held in a moka cache bounded by bytes, and the fills in
+//! progress beside it. A fill claims its memory from the budget first (and does not start when
+//! there is none), runs in a task of its own, and publishes each piece as it is sealed: every
+//! request waiting on the fill, the first and the collapsed ones alike, sends its bytes as soon
+//! as they arrive from the store, not when the whole block has.
+//!
+//! moka's own `try_get_with` would collapse concurrent fills too, but hands out nothing until
+//! the whole block is in; a small map of fills in progress, each a `watch` of its pieces, is
+//! what lets waiters start at the first piece.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use http::HeaderValue;
 use moka::notification::RemovalCause;
+use tokio::sync::watch;
 
-use super::block::{Assembler, Block, PIECE_BYTES};
+use super::block::{Assembler, Block, PIECE_BYTES, slices_of};
 use super::budget::MemoryBudget;
 use super::lookup::CacheLookup;
 use crate::key::ObjectKey;
@@ -50,76 +59,217 @@ pub(super) fn block_cache(max_bytes: u64) -> BlockCache {
 
 /// What a block lookup found.
 pub(super) enum Found {
-    /// The block, and whether it was cached, fetched or waited for.
-    Block(Block, CacheLookup),
+    /// The block, cached.
+    Block(Block),
+    /// A fill of the block, started by this lookup (`Miss`) or by an earlier one (`Collapsed`).
+    Filling(Filling, CacheLookup),
     /// It was not cached and the memory budget had no room to fill it: the caller reads what
     /// it needs straight from the store.
     NoRoom,
 }
 
-/// Why a fill did not produce a block.
-enum FillError {
-    NoRoom,
-    Store(StoreError),
+/// What a fill has produced so far: its sealed pieces, in order, and once it has ended, how.
+#[derive(Default)]
+pub(super) struct Progress {
+    pieces: Vec<Bytes>,
+    outcome: Option<Result<(), Arc<StoreError>>>,
 }
 
-/// The block `key`, from the cache or filled from `inner`, with how it was found. The fill and
-/// the wait for it run in a task of their own, so a viewer who leaves or reads slowly never
-/// cancels or stalls a fill other viewers wait for; a block whose viewers all left is still
-/// finished and cached, within the store's own timeouts. Requests collapsed on a fill that
-/// found no room are all told so, and each reads its own range from the store.
-pub(super) async fn lookup(
-    cache: &BlockCache,
-    budget: &MemoryBudget,
-    inner: &Arc<dyn ObjectStore>,
-    key: BlockKey,
-    meta: &ObjectMeta,
-    extent: ByteRange,
-) -> Result<Found, StoreError> {
-    if let Some(block) = cache.get(&key).await {
-        return Ok(Found::Block(block, CacheLookup::Hit));
+/// The cache, the budget its fills draw on, and the fills in progress.
+#[derive(Clone)]
+pub(super) struct Fills {
+    cache: BlockCache,
+    budget: MemoryBudget,
+    /// One entry per fill in progress, removed once its block is in the cache (or it failed).
+    /// A std mutex: it is never held across an await, only for a lookup or an insert.
+    in_flight: Arc<Mutex<HashMap<BlockKey, watch::Receiver<Progress>>>>,
+}
+
+impl Fills {
+    pub fn new(cache: BlockCache, budget: MemoryBudget) -> Self {
+        Self { cache, budget, in_flight: Arc::default() }
     }
-    let (cache, budget, inner, meta) = (cache.clone(), budget.clone(), Arc::clone(inner), meta.clone());
-    let waiting = tokio::spawn(async move {
-        let filled = AtomicBool::new(false);
-        let object = key.key.clone();
-        let init = async {
-            filled.store(true, Ordering::Relaxed);
-            fill(inner.as_ref(), &budget, &object, &meta, extent).await
-        };
-        let lookup = |filled: &AtomicBool| {
-            if filled.load(Ordering::Relaxed) { CacheLookup::Miss } else { CacheLookup::Collapsed }
-        };
-        match cache.try_get_with(key, init).await {
-            Ok(block) => Ok(Found::Block(block, lookup(&filled))),
-            Err(failed) => match failed.as_ref() {
-                FillError::NoRoom => Ok(Found::NoRoom),
-                FillError::Store(error) => Err(error.duplicate()),
-            },
+
+    /// Bytes of blocks in the cache (as of its last housekeeping).
+    pub fn cached_bytes(&self) -> u64 {
+        self.cache.weighted_size()
+    }
+
+    /// Bytes of all block memory alive: cached, being filled, or still being sent.
+    pub fn memory_bytes(&self) -> u64 {
+        self.budget.used()
+    }
+
+    /// Whether `key` is cached or being filled.
+    pub fn contains(&self, key: &BlockKey) -> bool {
+        self.cache.contains_key(key) || self.lock().contains_key(key)
+    }
+
+    /// The block `key`: cached, being filled (joined), or filled from `inner` from now on. The
+    /// fill runs in a task of its own, so a viewer who leaves or reads slowly never cancels or
+    /// stalls what other viewers wait for; a block whose viewers all left is still finished and
+    /// cached, within the store's own timeouts.
+    pub async fn lookup(
+        &self,
+        inner: &Arc<dyn ObjectStore>,
+        key: BlockKey,
+        meta: &ObjectMeta,
+        extent: ByteRange,
+    ) -> Result<Found, StoreError> {
+        if let Some(block) = self.cache.get(&key).await {
+            return Ok(Found::Block(block));
         }
-    });
-    super::detached(waiting, "block fill").await
+        let start = Start { inner, meta, extent };
+        let joined = {
+            let mut in_flight = self.lock();
+            match in_flight.get(&key) {
+                Some(progress) => Some(Found::Filling(Filling(progress.clone()), CacheLookup::Collapsed)),
+                // Filled and cached since the look above: look again below, unlocked.
+                None if self.cache.contains_key(&key) => None,
+                None => Some(self.start(&mut in_flight, key.clone(), start)?),
+            }
+        };
+        if let Some(found) = joined {
+            return Ok(found);
+        }
+        match self.cache.get(&key).await {
+            Some(block) => Ok(Found::Block(block)),
+            // Evicted again in between: fill it as if it had never been seen.
+            None => self.start(&mut self.lock(), key, start),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlockKey, watch::Receiver<Progress>>> {
+        // Nothing panics while the map is held; if something did, the map is still consistent.
+        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts filling `key` and records it in `in_flight`, or says there is no room.
+    fn start(
+        &self,
+        in_flight: &mut HashMap<BlockKey, watch::Receiver<Progress>>,
+        key: BlockKey,
+        start: Start<'_>,
+    ) -> Result<Found, StoreError> {
+        let len = usize::try_from(start.extent.len()).map_err(|_| StoreError::Upstream("block too large".into()))?;
+        let Some(reservation) = self.budget.try_reserve(start.extent.len()) else { return Ok(Found::NoRoom) };
+        let (progress, watching) = watch::channel(Progress::default());
+        in_flight.insert(key.clone(), watching.clone());
+        let (fills, inner, meta, extent) = (self.clone(), Arc::clone(start.inner), start.meta.clone(), start.extent);
+        tokio::spawn(async move {
+            // Forgotten however the task ends, so a block can never stay stuck "in progress".
+            let forget = Forget { fills, key };
+            let block = Assembler::new(len, PIECE_BYTES, reservation);
+            let outcome = match fill(inner.as_ref(), &forget.key.key, &meta, extent, block, &progress).await {
+                Ok(block) => {
+                    forget.fills.cache.insert(forget.key.clone(), block).await;
+                    Ok(())
+                }
+                Err(error) => Err(Arc::new(error)),
+            };
+            // Cached first, forgotten second: a lookup that misses both finds it cached.
+            drop(forget);
+            progress.send_modify(|progress| progress.outcome = Some(outcome));
+        });
+        Ok(Found::Filling(Filling(watching), CacheLookup::Miss))
+    }
 }
 
-/// Reads `extent` of the version `meta` names into a block, once the budget has room for it.
+/// Removes a fill from the map of fills in progress when dropped.
+struct Forget {
+    fills: Fills,
+    key: BlockKey,
+}
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        self.fills.lock().remove(&self.key);
+    }
+}
+
+/// What a new fill reads from.
+#[derive(Clone, Copy)]
+struct Start<'a> {
+    inner: &'a Arc<dyn ObjectStore>,
+    meta: &'a ObjectMeta,
+    extent: ByteRange,
+}
+
+/// Reads `extent` of the version `meta` names into `block`, publishing each piece as it is
+/// sealed.
 async fn fill(
     inner: &dyn ObjectStore,
-    budget: &MemoryBudget,
     key: &ObjectKey,
     meta: &ObjectMeta,
     extent: ByteRange,
-) -> Result<Block, FillError> {
-    let upstream = |text: String| FillError::Store(StoreError::Upstream(text));
-    let len = usize::try_from(extent.len()).map_err(|_| upstream("block too large".into()))?;
-    let reservation = budget.try_reserve(extent.len()).ok_or(FillError::NoRoom)?;
-    let mut stream = inner.get(key, meta, extent).await.map_err(FillError::Store)?;
-    let mut block = Assembler::new(len, PIECE_BYTES, reservation);
+    mut block: Assembler,
+    progress: &watch::Sender<Progress>,
+) -> Result<Block, StoreError> {
+    let mut stream = inner.get(key, meta, extent).await?;
     let s3_bytes = metrics::counter!(telemetry::CACHE_BYTES_TOTAL, "source" => "s3");
+    let mut published = 0;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(FillError::Store)?;
-        block.push(&chunk).map_err(|_| upstream("store sent more than the block".into()))?;
+        let chunk = chunk?;
+        block.push(&chunk).map_err(|_| StoreError::Upstream("store sent more than the block".into()))?;
         s3_bytes.increment(chunk.len() as u64);
+        let sealed = block.sealed();
+        if sealed.len() > published {
+            progress.send_modify(|progress| progress.pieces.extend_from_slice(&sealed[published..]));
+            published = sealed.len();
+        }
     }
     let received = block.received();
-    block.finish().ok_or_else(|| upstream(format!("block ended after {received} of {len} bytes")))
+    block
+        .finish()
+        .ok_or_else(|| StoreError::Upstream(format!("block ended after {received} of {} bytes", extent.len())))
+}
+
+/// A fill in progress, as one request waits on it.
+pub(super) struct Filling(watch::Receiver<Progress>);
+
+impl Filling {
+    /// Waits until the fill has ended, however it did (read-ahead holds its permit until then).
+    pub async fn finished(mut self) {
+        let _ = self.0.wait_for(|progress| progress.outcome.is_some()).await;
+    }
+
+    /// The bytes `part` covers (offsets into the block), as they arrive.
+    pub fn part(self, part: Range<usize>) -> FillingPart {
+        FillingPart { progress: Some(self.0), next: part.start, end: part.end }
+    }
+}
+
+/// The part of a block being filled that one response sends.
+pub(super) struct FillingPart {
+    /// Dropped once every slice has been taken, so the response no longer pins the fill.
+    progress: Option<watch::Receiver<Progress>>,
+    next: usize,
+    end: usize,
+}
+
+impl FillingPart {
+    /// The slices of the part sealed since the last call, waiting for at least one; `None`
+    /// once the whole part has been taken. An error is the fill's (each waiter gets the same
+    /// kind and status), after whatever bytes arrived before it.
+    pub async fn next(&mut self) -> Result<Option<Vec<Bytes>>, StoreError> {
+        let Some(progress) = self.progress.as_mut().filter(|_| self.next < self.end) else {
+            self.progress = None;
+            return Ok(None);
+        };
+        let next = self.next;
+        let arrived = progress
+            .wait_for(|progress| progress.outcome.is_some() || progress.pieces.len() * PIECE_BYTES > next)
+            .await
+            .map_err(|_| StoreError::Upstream("block fill abandoned".into()))?;
+        let slices = slices_of(&arrived.pieces, PIECE_BYTES, next..self.end);
+        if slices.is_empty() {
+            return Err(match &arrived.outcome {
+                Some(Err(error)) => error.duplicate(),
+                _ => StoreError::Upstream("block fill ended short of the range".into()),
+            });
+        }
+        drop(arrived);
+        self.next += slices.iter().map(Bytes::len).sum::<usize>();
+        Ok(Some(slices))
+    }
 }

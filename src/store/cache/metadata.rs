@@ -34,8 +34,8 @@ impl MetadataCache {
     }
 
     /// The metadata of `key`, from the cache or from `inner`. A miss waits in a task of its
-    /// own, like a block fill (see `fill::lookup`): a viewer who leaves never cancels the
-    /// lookup others wait for.
+    /// own, as a block fill runs in one (see `fill`): a viewer who leaves never cancels the
+    /// lookup others wait for (and moka panics after 200 cancelled initialisations of a key).
     pub async fn head(&self, inner: &Arc<dyn ObjectStore>, key: &ObjectKey) -> Result<ObjectMeta, StoreError> {
         if let Some(found) = self.entries.get(key).await {
             record("hit");
@@ -53,7 +53,7 @@ impl MetadataCache {
             };
             entries.try_get_with(key.clone(), init).await.map_err(|shared| shared.duplicate())
         });
-        let found = super::detached(waiting, "metadata lookup").await?;
+        let found = waiting.await.map_err(|e| StoreError::Upstream(format!("metadata lookup task failed: {e}")))??;
         found.ok_or(StoreError::NotFound)
     }
 

@@ -41,7 +41,7 @@ use futures_util::future::BoxFuture;
 
 use self::blocks::Blocks;
 use self::budget::MemoryBudget;
-use self::fill::{BlockCache, BlockKey, Found};
+use self::fill::{BlockKey, FillingPart, Fills, Found};
 use self::metadata::MetadataCache;
 use self::read_ahead::ReadAhead;
 pub use lookup::{CacheLookup, report_lookups};
@@ -61,8 +61,7 @@ pub struct CachedStore {
 /// What the store, its streams and its prefetches share.
 struct Shared {
     inner: Arc<dyn ObjectStore>,
-    blocks: BlockCache,
-    budget: MemoryBudget,
+    fills: Fills,
     metadata: MetadataCache,
     read_ahead: ReadAhead,
     block_size: u64,
@@ -75,8 +74,10 @@ impl CachedStore {
     pub fn new(inner: Arc<dyn ObjectStore>, config: &CacheConfig) -> Self {
         let shared = Shared {
             inner,
-            blocks: fill::block_cache(held_bytes(config.max_bytes, config.block_size)),
-            budget: MemoryBudget::new(config.max_bytes),
+            fills: Fills::new(
+                fill::block_cache(held_bytes(config.max_bytes, config.block_size)),
+                MemoryBudget::new(config.max_bytes),
+            ),
             metadata: MetadataCache::new(config.metadata_ttl),
             read_ahead: ReadAhead::new(config.read_ahead_blocks),
             block_size: config.block_size.max(1),
@@ -97,6 +98,8 @@ fn held_bytes(max_bytes: u64, block_size: u64) -> u64 {
 enum Part {
     /// Slices of the cached block.
     Cached(Vec<Bytes>),
+    /// Slices of a block being filled: those already arrived, and the rest as they come.
+    Filling(Vec<Bytes>, FillingPart),
     /// The range read straight from the store: the cache had no room for the block.
     Direct(ByteStream),
 }
@@ -106,15 +109,13 @@ impl Shared {
         Blocks { size: self.block_size, object_len: meta.len }
     }
 
-    /// Block `index` of the version `meta` names. A read that finds the object changed forgets
-    /// its metadata, so the pipeline's retry looks the new version up.
+    /// Block `index` of the version `meta` names: cached, being filled, or no room to fill it.
     async fn block(&self, key: &ObjectKey, meta: &ObjectMeta, index: u64) -> Result<Found, StoreError> {
         let extent = self.blocks(meta).extent(index).ok_or(StoreError::Upstream("block past the object".into()))?;
         let block_key = BlockKey { key: key.clone(), etag: meta.etag.clone(), index };
-        let found = fill::lookup(&self.blocks, &self.budget, &self.inner, block_key, meta, extent).await;
-        let found = self.forget_if_changed(key, found).await;
-        metrics::gauge!(telemetry::CACHE_SIZE_BYTES).set(self.blocks.weighted_size() as f64);
-        metrics::gauge!(telemetry::CACHE_MEMORY_BYTES).set(self.budget.used() as f64);
+        let found = self.fills.lookup(&self.inner, block_key, meta, extent).await;
+        metrics::gauge!(telemetry::CACHE_SIZE_BYTES).set(self.fills.cached_bytes() as f64);
+        metrics::gauge!(telemetry::CACHE_MEMORY_BYTES).set(self.fills.memory_bytes() as f64);
         found
     }
 
@@ -126,7 +127,10 @@ impl Shared {
         read
     }
 
-    /// What a request sends of block `index` for `range`, counted by how it was found.
+    /// What a request sends of block `index` for `range`, counted by how it was found. Waits
+    /// for the part's first bytes, so that a store that fails before them gets a proper status.
+    /// A read that finds the object changed forgets its metadata, so the pipeline's retry looks
+    /// the new version up.
     async fn part(
         &self,
         key: &ObjectKey,
@@ -134,19 +138,33 @@ impl Shared {
         index: u64,
         range: ByteRange,
     ) -> Result<(Part, CacheLookup), StoreError> {
-        let (part, lookup) = match self.block(key, meta, index).await? {
-            Found::Block(block, lookup) => (Part::Cached(block.slices(self.blocks(meta).within(index, range))), lookup),
+        let found = self.forget_if_changed(key, self.first_bytes(key, meta, index, range).await).await?;
+        metrics::counter!(telemetry::CACHE_REQUESTS_TOTAL, "result" => found.1.as_str()).increment(1);
+        Ok(found)
+    }
+
+    async fn first_bytes(
+        &self,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+        index: u64,
+        range: ByteRange,
+    ) -> Result<(Part, CacheLookup), StoreError> {
+        let within = self.blocks(meta).within(index, range);
+        Ok(match self.block(key, meta, index).await? {
+            Found::Block(block) => (Part::Cached(block.slices(within)), CacheLookup::Hit),
+            Found::Filling(filling, lookup) => {
+                let mut rest = filling.part(within);
+                let first = rest.next().await?.unwrap_or_default();
+                (Part::Filling(first, rest), lookup)
+            }
             Found::NoRoom => {
-                let within = self.blocks(meta).within(index, range);
                 let start = index * self.block_size;
                 let direct = ByteRange::new(start + within.start as u64, start + within.end as u64)
                     .ok_or(StoreError::Upstream("empty part of a block".into()))?;
-                let chunks = self.forget_if_changed(key, self.inner.get(key, meta, direct).await).await?;
-                (Part::Direct(chunks), CacheLookup::Bypass)
+                (Part::Direct(self.inner.get(key, meta, direct).await?), CacheLookup::Bypass)
             }
-        };
-        metrics::counter!(telemetry::CACHE_REQUESTS_TOTAL, "result" => lookup.as_str()).increment(1);
-        Ok((part, lookup))
+        })
     }
 
     /// Fetches block `index` in the background when it exists, is not cached, and a read-ahead
@@ -156,7 +174,7 @@ impl Shared {
             return;
         }
         let block_key = BlockKey { key: key.clone(), etag: meta.etag.clone(), index };
-        if self.blocks.contains_key(&block_key) {
+        if self.fills.contains(&block_key) {
             return;
         }
         let Some(permit) = self.read_ahead.permit() else { return };
@@ -164,7 +182,9 @@ impl Shared {
         tokio::spawn(async move {
             // A failed prefetch was logged by the store, and one that found no room is simply
             // not done; the request that needs the block will try again and report it.
-            let _ = this.block(&key, &meta, index).await;
+            if let Ok(Found::Filling(filling, _)) = this.block(&key, &meta, index).await {
+                filling.finished().await;
+            }
             drop(permit);
         });
     }
@@ -199,12 +219,6 @@ impl ObjectStore for CachedStore {
     }
 }
 
-/// Awaits a lookup running in a task of its own (fills and metadata lookups: a viewer who
-/// leaves must not cancel what others wait for), as the store error it ended with.
-async fn detached<T>(task: tokio::task::JoinHandle<Result<T, StoreError>>, what: &str) -> Result<T, StoreError> {
-    task.await.map_err(|e| StoreError::Upstream(format!("{what} task failed: {e}")))?
-}
-
 /// The bytes of `range` block by block, starting with the already-found `first` part. Each
 /// later block is looked up when the client has taken the one before, and the block after the
 /// one being sent is read ahead. A response holds only the slices it has yet to send.
@@ -225,6 +239,16 @@ fn serve(shared: Arc<Shared>, key: ObjectKey, meta: ObjectMeta, range: ByteRange
                 Part::Cached(slices) => for slice in slices {
                     from_cache.increment(slice.len() as u64);
                     yield slice;
+                },
+                Part::Filling(first, mut rest) => {
+                    let mut arrived = Some(first);
+                    while let Some(slices) = arrived.take() {
+                        for slice in slices {
+                            from_cache.increment(slice.len() as u64);
+                            yield slice;
+                        }
+                        arrived = shared.forget_if_changed(&key, rest.next().await).await?;
+                    }
                 },
                 Part::Direct(mut chunks) => while let Some(chunk) = chunks.next().await {
                     let chunk = chunk?;
