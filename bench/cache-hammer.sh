@@ -6,7 +6,8 @@
 #
 #   bench/cache-hammer.sh [object MiB=256] [cache MiB=512, 0 for no cache] [seconds=20] [connections=64]
 #
-# Needs: cargo build --release --bin vod-origin --example s3-dev-server; wrk and curl.
+# Needs: cargo build --release --bin vod-origin --example s3-dev-server; wrk and curl. ORIGIN_BIN
+# names another vod-origin binary (to compare two builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${1:-256}; CACHE_MIB=${2:-512}; SECONDS_TO_RUN=${3:-20}; CONNECTIONS=${4:-64}
@@ -24,7 +25,7 @@ export VOD_ORIGIN_STORAGE__S3__ENDPOINT=http://127.0.0.1:9100 VOD_ORIGIN_TLS__DE
 CACHE_ON=true; [ "$CACHE_MIB" -gt 0 ] || CACHE_ON=false
 export VOD_ORIGIN_STORAGE__CACHE__ENABLED=$CACHE_ON
 export VOD_ORIGIN_STORAGE__CACHE__MAX_BYTES=$((CACHE_MIB > 0 ? CACHE_MIB * 1024 * 1024 : 512 * 1024 * 1024))
-target/release/vod-origin --config config/minio.toml > /dev/null 2> "$WORK/origin.log" &
+"${ORIGIN_BIN:-target/release/vod-origin}" --config config/minio.toml > /dev/null 2> "$WORK/origin.log" &
 ORIGIN=$!
 until curl -sf http://127.0.0.1:9190/readyz > /dev/null; do sleep 0.2; done
 

@@ -97,9 +97,10 @@ print(statistics.median(float(l) for l in sys.stdin) * 1000)')"
 for pair in $(seq "$PAIRS"); do
   if [ $((pair % 2)) = 1 ]; then order="vod nginx"; else order="nginx vod"; fi
   say "pair $pair of $PAIRS ($order)"
+  # First bytes before the loads, so neither side is measured in the wake of a load run.
+  for side in $order; do ttfb "$side"; done
   for side in $order; do ranges "$side" 16; done
   for side in $order; do ranges "$side" 64; done
-  for side in $order; do ttfb "$side"; done
 done
 
 echo "## bench/cache-vs-nginx.sh $PAIRS $MIB $RUN_SECONDS ($(date -u +%Y-%m-%d), vod-origin $(git rev-parse --short HEAD))"

@@ -12,13 +12,15 @@ const MIB: u64 = 1024 * 1024;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
-    /// Cache S3 objects at all (only the S3 backend is ever cached). Off by default.
+    /// Cache S3 objects at all (only the S3 backend is ever cached).
     pub enabled: bool,
     /// Objects are read from S3 and kept in aligned blocks of this many bytes. S3 recommends
-    /// ranged GETs of 8 to 16 MiB: large enough to reach its per-connection throughput, small
-    /// enough that a cold block arrives quickly.
+    /// ranged GETs of 8 to 16 MiB: large enough to reach its per-connection throughput. A cold
+    /// block is sent to its requests as it arrives, so its size costs S3 reads, not latency.
     pub block_size: u64,
-    /// Memory the cached blocks may take, in bytes (their sum, not counting bookkeeping).
+    /// Memory all blocks may take, in bytes: cached, being filled, or evicted but still being
+    /// sent. Three quarters of it (less at least one block) holds the cache; a miss that finds
+    /// it all in use reads its range straight from S3.
     pub max_bytes: u64,
     /// Ranges longer than this many bytes stream straight from S3 without being cached, so one
     /// download of a whole large file cannot flush the cache.
@@ -35,9 +37,7 @@ pub struct CacheConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
-            // Opt-in for now: blocks evicted while responses still send from them, and fills in
-            // flight, are not counted against max_bytes (docs/cache.md, "Memory").
-            enabled: false,
+            enabled: true,
             block_size: 8 * MIB,
             max_bytes: 512 * MIB,
             max_range: 64 * MIB,

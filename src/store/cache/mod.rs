@@ -12,15 +12,13 @@
 //! filled and for evicted blocks that responses are still sending. A miss that finds the whole
 //! bound in use reads its range straight from the store (`bypass`), as without the cache.
 //!
-//! Known limitation: a request for a cold block waits for the whole block before its first
-//! byte (8 MiB at S3's 50-100 MB/s per connection is roughly 100-200 ms). The alternative is
-//! to stream the fill to its waiters as it arrives (a broadcast of pieces beside the cache),
-//! at the cost of a second path for partially filled blocks; `docs/cache.md` has the numbers.
+//! A cold block is sent to every request waiting on it as it arrives, in 256 KiB pieces: the
+//! first byte waits for the piece that holds it, not for the whole block.
 //!
 //! - [`blocks`]: which blocks a range touches and which part of each it takes.
 //! - [`block`]: one block, as pieces a response can hold separately.
 //! - [`budget`]: the reservations that bound all block memory.
-//! - [`fill`]: the block cache, and collapsed fills from the inner store.
+//! - [`fill`]: the block cache, and the fills in progress that requests wait on together.
 //! - [`metadata`]: HeadObject answers kept for the TTL.
 //! - [`read_ahead`]: the bound on background prefetches.
 //! - [`lookup`]: what a lookup found, for metrics and the access log.
