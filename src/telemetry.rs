@@ -26,17 +26,22 @@ pub const S3_RESUMES_TOTAL: &str = "vod_origin_s3_resumes_total";
 /// the block from S3), `collapsed` (waited for another lookup's fetch of the same block),
 /// `bypass` (not cached, and no memory to fill it: the range was read straight from S3).
 pub const CACHE_REQUESTS_TOTAL: &str = "vod_origin_cache_requests_total";
-/// Bytes through the edge cache, by `source`: `cache` (sent to clients out of cached blocks),
-/// `s3` (read from S3 to fill blocks, read-ahead included), `bypass` (sent to clients straight
-/// from S3 because the cache's memory was all in use).
+/// Bytes through the edge cache, by `source`: `cache` (sent to clients out of blocks, cached or
+/// being filled),
+/// `s3` (read from S3 to fill blocks, read-ahead included), `disk` (read back from the disk
+/// tier), `bypass` (sent to clients straight from S3 because the cache's memory was all in use).
 pub const CACHE_BYTES_TOTAL: &str = "vod_origin_cache_bytes_total";
-/// Blocks evicted from the edge cache to make room (not counting blocks that aged out).
+/// Blocks evicted from the edge cache to make room, or not admitted into it (moka counts both).
 pub const CACHE_EVICTIONS_TOTAL: &str = "vod_origin_cache_evictions_total";
 /// Bytes of blocks the edge cache holds (as of its last housekeeping).
 pub const CACHE_SIZE_BYTES: &str = "vod_origin_cache_size_bytes";
 /// Bytes of all block memory: cached, being filled, and evicted but still being sent. Never
 /// above `storage.cache.max_bytes`.
 pub const CACHE_MEMORY_BYTES: &str = "vod_origin_cache_memory_bytes";
+/// Block lookups in the edge cache's disk tier, by `result` (`hit`, `miss`).
+pub const CACHE_DISK_REQUESTS_TOTAL: &str = "vod_origin_cache_disk_requests_total";
+/// Blocks written to the edge cache's disk tier (counted once the write queue has them on disk).
+pub const CACHE_DISK_WRITES_TOTAL: &str = "vod_origin_cache_disk_writes_total";
 /// Metadata lookups in the edge cache, by `result` (`hit`, `miss`).
 pub const METADATA_CACHE_REQUESTS_TOTAL: &str = "vod_origin_metadata_cache_requests_total";
 /// Responses aborted after their headers (the client sees a broken transfer).

@@ -272,6 +272,40 @@ async fn a_miss_with_no_memory_left_reads_its_range_straight_through() {
     assert_eq!(&held[..], expected(range_in(1)), "the held fill completes");
 }
 
+#[tokio::test]
+async fn blocks_memory_no_longer_holds_are_read_back_from_disk() {
+    let disk = tempfile::tempdir().unwrap();
+    let content = pattern(3 * BLOCK as usize, 13);
+    let with_disk = |c: &mut Config| {
+        // Memory holds one block; the disk tier holds them all.
+        c.storage.cache.max_bytes = 2 * BLOCK;
+        c.storage.cache.disk_dir = Some(disk.path().to_owned());
+        c.storage.cache.disk_bytes = 4 * 16 * 1024 * 1024;
+        c.storage.cache.metadata_ttl = Duration::from_secs(600);
+    };
+    let (origin, proxy) = setup(&[("video.mp4", content.clone())], with_disk).await;
+    let range_in = |block: u64| format!("bytes={}-{}", block * BLOCK + 7, block * BLOCK + 5006);
+    let expected = |block: u64| &content[(block * BLOCK + 7) as usize..(block * BLOCK + 5007) as usize];
+    // Each block is written in the background; with room for two blocks, one being written
+    // holds memory a third would need, so wait for each write before the next block.
+    let writes = origin.metric("vod_origin_cache_disk_writes_total").await;
+    for block in 0..3 {
+        assert_eq!(&get(&origin, &range_in(block)).await.unwrap()[..], expected(block));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while origin.metric("vod_origin_cache_disk_writes_total").await - writes < (block + 1) as f64 {
+            assert!(std::time::Instant::now() < deadline, "block {block} was never written to disk");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let (gets, disk_hits) = (proxy.gets(), origin.metric("vod_origin_cache_disk_requests_total{result=\"hit\"}").await);
+    for block in 0..3 {
+        assert_eq!(&get(&origin, &range_in(block)).await.unwrap()[..], expected(block), "block {block} again");
+    }
+    assert_eq!(proxy.gets() - gets, 0, "nothing read from S3 again");
+    let read_back = origin.metric("vod_origin_cache_disk_requests_total{result=\"hit\"}").await - disk_hits;
+    assert!(read_back >= 2.0, "at most one block stays in memory; {read_back} read back from disk");
+}
+
 /// Invariant: any range of any object, read through the cache, is exactly the object's bytes.
 #[test]
 fn any_range_through_the_cache_is_byte_exact() {

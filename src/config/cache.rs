@@ -1,5 +1,6 @@
 //! The `[storage.cache]` section: the edge cache in front of S3, so S3 sees each byte once.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -29,9 +30,22 @@ pub struct CacheConfig {
     /// its new version at most this long after the replacement.
     #[serde(with = "humantime_serde")]
     pub metadata_ttl: Duration,
-    /// Blocks read ahead in the background at once, across all requests: when a request ends
-    /// in block i of an object that goes on, block i + 1 is fetched. 0 disables read-ahead.
+    /// Blocks read ahead in the background at once, across all requests: while a request sends
+    /// block i of an object that goes on, block i + 1 is fetched. 0 disables read-ahead.
     pub read_ahead_blocks: usize,
+    /// A folder for the disk tier: every block filled from S3 is also written there, and a
+    /// block no longer in memory is read back from it instead of from S3. None: no disk tier.
+    pub disk_dir: Option<PathBuf>,
+    /// Bytes the disk tier may take in `disk_dir`.
+    pub disk_bytes: u64,
+}
+
+impl CacheConfig {
+    /// The disk tier's unit of writing and eviction: one cached block and its header must fit,
+    /// and the disk engine works best with regions of at least 16 MiB.
+    pub fn disk_region_bytes(&self) -> u64 {
+        (self.block_size + 64 * 1024).next_multiple_of(4096).max(16 * MIB)
+    }
 }
 
 impl Default for CacheConfig {
@@ -43,6 +57,8 @@ impl Default for CacheConfig {
             max_range: 64 * MIB,
             metadata_ttl: Duration::from_secs(5),
             read_ahead_blocks: 1,
+            disk_dir: None,
+            disk_bytes: 16 * 1024 * MIB,
         }
     }
 }

@@ -66,7 +66,8 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     check_log_level(&config.log.level).map_err(|reason| loaded.error("log.level", reason))
 }
 
-/// A block size S3 and the cache's weigher can work with, and room for at least two blocks.
+/// A block size S3 and the cache's weigher can work with, room for at least two blocks, and a
+/// disk tier the disk engine can work with.
 fn check_cache(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     let cache = &loaded.config.storage.cache;
     if !(MIN_CACHE_BLOCK..=MAX_CACHE_BLOCK).contains(&cache.block_size) {
@@ -76,6 +77,14 @@ fn check_cache(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     if cache.max_bytes < cache.block_size.saturating_mul(2) {
         let reason = "must hold at least two blocks (storage.cache.block_size): one cached, one being filled";
         return Err(loaded.error("storage.cache.max_bytes", reason));
+    }
+    let regions = 4;
+    if cache.disk_dir.is_some() && cache.disk_bytes < cache.disk_region_bytes().saturating_mul(regions) {
+        let reason = format!(
+            "must hold at least {regions} disk regions of {} bytes (storage.cache.block_size plus a header, 16 MiB at least)",
+            cache.disk_region_bytes()
+        );
+        return Err(loaded.error("storage.cache.disk_bytes", reason));
     }
     Ok(())
 }
@@ -118,6 +127,11 @@ mod tests {
             Some("storage.cache.max_bytes".into())
         );
         assert_eq!(error("[storage.cache]\nmax_range = 0"), Some("storage.cache.max_range".into()));
+        assert_eq!(
+            error("[storage.cache]\ndisk_dir = \"/tmp/x\"\ndisk_bytes = 67108863"),
+            Some("storage.cache.disk_bytes".into())
+        );
+        assert_eq!(error("[storage.cache]\ndisk_bytes = 1"), None, "no disk tier, nothing to check");
         assert_eq!(error("[storage.cache]\nmetadata_ttl = \"0s\""), Some("storage.cache.metadata_ttl".into()));
         assert_eq!(
             error("[server]\nlisten = \"127.0.0.1:9000\"\n[plain_http]\nlisten = \"127.0.0.1:9000\""),

@@ -169,7 +169,7 @@ pub async fn from_config(
 ) -> Result<std::sync::Arc<dyn ObjectStore>, crate::config::ConfigError> {
     let storage = &loaded.config.storage;
     match storage.backend {
-        crate::config::Backend::S3 => Ok(cached(loaded, std::sync::Arc::new(S3Store::new(loaded, None).await?))),
+        crate::config::Backend::S3 => cached(loaded, std::sync::Arc::new(S3Store::new(loaded, None).await?)).await,
         crate::config::Backend::Local => {
             let store = LocalStore::new(&storage.root)
                 .map_err(|e| loaded.error("storage.root", format!("cannot serve {}: {e}", storage.root.display())))?;
@@ -184,12 +184,16 @@ pub async fn from_config(
 /// `s3` behind the edge cache when `storage.cache.enabled`, or as it is. Only the S3 backend is
 /// ever cached: the local backend's files are already in the operating system's page cache, and
 /// a second copy in the origin's memory would only take memory from it.
-pub fn cached(
+pub async fn cached(
     loaded: &crate::config::LoadedConfig,
     s3: std::sync::Arc<dyn ObjectStore>,
-) -> std::sync::Arc<dyn ObjectStore> {
+) -> Result<std::sync::Arc<dyn ObjectStore>, crate::config::ConfigError> {
     let cache = &loaded.config.storage.cache;
-    if cache.enabled { std::sync::Arc::new(CachedStore::new(s3, cache)) } else { s3 }
+    if !cache.enabled {
+        return Ok(s3);
+    }
+    let store = CachedStore::new(s3, cache).await.map_err(|reason| loaded.error("storage.cache.disk_dir", reason))?;
+    Ok(std::sync::Arc::new(store))
 }
 
 #[cfg(test)]

@@ -35,6 +35,12 @@ impl Block {
         self.len
     }
 
+    /// A copy of the whole block in one buffer (for the disk tier, which must not hold the
+    /// pieces).
+    pub fn to_bytes(&self) -> Bytes {
+        Bytes::from(self.pieces.concat())
+    }
+
     /// The bytes `part` covers (offsets into the block, clamped to it), as slices of the pieces:
     /// no copy, and a response holding them keeps only these pieces alive.
     pub fn slices(&self, part: Range<usize>) -> Vec<Bytes> {
@@ -118,6 +124,11 @@ impl Assembler {
         &self.pieces
     }
 
+    /// The block's length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
     /// Bytes received so far.
     pub fn received(&self) -> usize {
         self.received
@@ -199,6 +210,7 @@ mod tests {
         assert!(block.slices(6..9).is_empty());
         assert!(block.slices(3..3).is_empty());
         assert_eq!(block.slices(4..100).concat(), b"ef");
+        assert_eq!(&block.to_bytes()[..], b"abcdef");
         assert_eq!(block.len(), 6);
     }
 

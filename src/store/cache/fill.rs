@@ -13,13 +13,14 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use http::HeaderValue;
 use moka::notification::RemovalCause;
 use tokio::sync::watch;
 
 use super::block::{Assembler, Block, PIECE_BYTES, slices_of};
 use super::budget::MemoryBudget;
+use super::disk::DiskTier;
 use super::lookup::CacheLookup;
 use crate::key::ObjectKey;
 use crate::plan::ByteRange;
@@ -69,25 +70,33 @@ pub(super) enum Found {
 }
 
 /// What a fill has produced so far: its sealed pieces, in order, and once it has ended, how.
-#[derive(Default)]
 pub(super) struct Progress {
     pieces: Vec<Bytes>,
+    /// The length of every piece but the last.
+    piece_len: usize,
     outcome: Option<Result<(), Arc<StoreError>>>,
 }
 
-/// The cache, the budget its fills draw on, and the fills in progress.
+impl Progress {
+    fn new(piece_len: usize) -> Self {
+        Self { pieces: Vec::new(), piece_len, outcome: None }
+    }
+}
+
+/// The cache, the budget its fills draw on, the fills in progress, and the disk tier if any.
 #[derive(Clone)]
 pub(super) struct Fills {
     cache: BlockCache,
     budget: MemoryBudget,
+    disk: Option<Arc<DiskTier>>,
     /// One entry per fill in progress, removed once its block is in the cache (or it failed).
     /// A std mutex: it is never held across an await, only for a lookup or an insert.
     in_flight: Arc<Mutex<HashMap<BlockKey, watch::Receiver<Progress>>>>,
 }
 
 impl Fills {
-    pub fn new(cache: BlockCache, budget: MemoryBudget) -> Self {
-        Self { cache, budget, in_flight: Arc::default() }
+    pub fn new(cache: BlockCache, budget: MemoryBudget, disk: Option<DiskTier>) -> Self {
+        Self { cache, budget, disk: disk.map(Arc::new), in_flight: Arc::default() }
     }
 
     /// Bytes of blocks in the cache (as of its last housekeeping).
@@ -116,27 +125,38 @@ impl Fills {
         meta: &ObjectMeta,
         extent: ByteRange,
     ) -> Result<Found, StoreError> {
-        if let Some(block) = self.cache.get(&key).await {
-            return Ok(Found::Block(block));
-        }
         let start = Start { inner, meta, extent };
-        let joined = {
-            let mut in_flight = self.lock();
-            match in_flight.get(&key) {
-                Some(progress) => Some(Found::Filling(Filling(progress.clone()), CacheLookup::Collapsed)),
-                // Filled and cached since the look above: look again below, unlocked.
-                None if self.cache.contains_key(&key) => None,
-                None => Some(self.start(&mut in_flight, key.clone(), start)?),
+        // A few rounds at most: the block may be cached between a look and the locked check,
+        // and a full budget may be freed by the evictions moka has not run yet.
+        for round in 0..3 {
+            if let Some(block) = self.cache.get(&key).await {
+                return Ok(Found::Block(block));
             }
-        };
-        if let Some(found) = joined {
-            return Ok(found);
+            let step = {
+                let mut in_flight = self.lock();
+                match in_flight.get(&key) {
+                    Some(progress) => Step::Found(Found::Filling(Filling(progress.clone()), CacheLookup::Collapsed)),
+                    None if self.cache.contains_key(&key) => Step::LookAgain,
+                    None => match self.start(&mut in_flight, &key, start)? {
+                        Some(filling) => Step::Found(filling),
+                        None => Step::NoRoom,
+                    },
+                }
+            };
+            match step {
+                Step::Found(found) => return Ok(found),
+                Step::LookAgain => {}
+                // The budget may be held by blocks moka has yet to evict, or has evicted but
+                // still holds: it drops an evicted value on the housekeeping run after the one
+                // that evicted it (measured), so run it twice.
+                Step::NoRoom if round == 0 => {
+                    self.cache.run_pending_tasks().await;
+                    self.cache.run_pending_tasks().await;
+                }
+                Step::NoRoom => break,
+            }
         }
-        match self.cache.get(&key).await {
-            Some(block) => Ok(Found::Block(block)),
-            // Evicted again in between: fill it as if it had never been seen.
-            None => self.start(&mut self.lock(), key, start),
-        }
+        Ok(Found::NoRoom)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlockKey, watch::Receiver<Progress>>> {
@@ -144,46 +164,71 @@ impl Fills {
         self.in_flight.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts filling `key` and records it in `in_flight`, or says there is no room.
+    /// Starts filling `key` and records it in `in_flight`, or `None` when the budget has no
+    /// room for the block.
     fn start(
         &self,
         in_flight: &mut HashMap<BlockKey, watch::Receiver<Progress>>,
-        key: BlockKey,
+        key: &BlockKey,
         start: Start<'_>,
-    ) -> Result<Found, StoreError> {
+    ) -> Result<Option<Found>, StoreError> {
         let len = usize::try_from(start.extent.len()).map_err(|_| StoreError::Upstream("block too large".into()))?;
-        let Some(reservation) = self.budget.try_reserve(start.extent.len()) else { return Ok(Found::NoRoom) };
-        let (progress, watching) = watch::channel(Progress::default());
+        let Some(reservation) = self.budget.try_reserve(start.extent.len()) else { return Ok(None) };
+        let (progress, watching) = watch::channel(Progress::new(PIECE_BYTES));
         in_flight.insert(key.clone(), watching.clone());
         let (fills, inner, meta, extent) = (self.clone(), Arc::clone(start.inner), start.meta.clone(), start.extent);
+        let (key, own) = (key.clone(), watching.clone());
         tokio::spawn(async move {
-            // Forgotten however the task ends, so a block can never stay stuck "in progress".
-            let forget = Forget { fills, key };
+            // Forgotten however the task ends once it has started (a task dropped before its
+            // first poll, at runtime shutdown, leaves its entry: nothing looks it up any more).
+            let forget = Forget { fills: fills.clone(), key: key.clone(), own };
             let block = Assembler::new(len, PIECE_BYTES, reservation);
-            let outcome = match fill(inner.as_ref(), &forget.key.key, &meta, extent, block, &progress).await {
-                Ok(block) => {
-                    forget.fills.cache.insert(forget.key.clone(), block).await;
-                    Ok(())
+            let source = Source { inner: inner.as_ref(), disk: fills.disk.as_deref() };
+            let (outcome, from_store) = match source.fill(&key, &meta, extent, block, &progress).await {
+                Ok((block, from_store)) => {
+                    fills.cache.insert(key.clone(), block.clone()).await;
+                    (Ok(()), from_store.then_some(block))
                 }
-                Err(error) => Err(Arc::new(error)),
+                Err(error) => (Err(Arc::new(error)), None),
             };
             // Cached first, forgotten second: a lookup that misses both finds it cached.
             drop(forget);
             progress.send_modify(|progress| progress.outcome = Some(outcome));
+            // The pieces stay with the requests still sending them, not with this task.
+            drop(progress);
+            if let (Some(disk), Some(block)) = (&fills.disk, from_store) {
+                disk.store(&key, &block);
+                drop(block);
+                disk.written().await;
+            }
         });
-        Ok(Found::Filling(Filling(watching), CacheLookup::Miss))
+        Ok(Some(Found::Filling(Filling(watching), CacheLookup::Miss)))
     }
 }
 
-/// Removes a fill from the map of fills in progress when dropped.
+/// What one round of a lookup decided.
+enum Step {
+    Found(Found),
+    /// Cached since the first look.
+    LookAgain,
+    /// Not cached, not being filled, and no memory to fill it.
+    NoRoom,
+}
+
+/// Removes a fill from the map of fills in progress when dropped, if the entry is still its own
+/// (a later fill of the same block, started after an eviction, has its own entry).
 struct Forget {
     fills: Fills,
     key: BlockKey,
+    own: watch::Receiver<Progress>,
 }
 
 impl Drop for Forget {
     fn drop(&mut self) {
-        self.fills.lock().remove(&self.key);
+        let mut in_flight = self.fills.lock();
+        if in_flight.get(&self.key).is_some_and(|entry| entry.same_channel(&self.own)) {
+            in_flight.remove(&self.key);
+        }
     }
 }
 
@@ -195,33 +240,56 @@ struct Start<'a> {
     extent: ByteRange,
 }
 
-/// Reads `extent` of the version `meta` names into `block`, publishing each piece as it is
-/// sealed.
-async fn fill(
-    inner: &dyn ObjectStore,
-    key: &ObjectKey,
-    meta: &ObjectMeta,
-    extent: ByteRange,
+/// Where a fill reads from: the disk tier when it has the block, else the store.
+struct Source<'a> {
+    inner: &'a dyn ObjectStore,
+    disk: Option<&'a DiskTier>,
+}
+
+impl Source<'_> {
+    /// Reads block `key` (`extent` of the version `meta` names) into `block`, publishing each
+    /// piece as it is sealed; says whether it came from the store (and so is new to the disk).
+    async fn fill(
+        &self,
+        key: &BlockKey,
+        meta: &ObjectMeta,
+        extent: ByteRange,
+        block: Assembler,
+        progress: &watch::Sender<Progress>,
+    ) -> Result<(Block, bool), StoreError> {
+        if let Some(disk) = self.disk
+            && let Some(bytes) = disk.load(key).await
+        {
+            let chunks = futures_util::stream::iter([Ok(bytes)]);
+            return Ok((assemble(chunks, block, progress, "disk").await?, false));
+        }
+        let chunks = self.inner.get(&key.key, meta, extent).await?;
+        Ok((assemble(chunks, block, progress, "s3").await?, true))
+    }
+}
+
+/// Copies `chunks` into `block`, publishing each piece as it is sealed; `source` labels the
+/// bytes in the metrics.
+async fn assemble(
+    mut chunks: impl Stream<Item = Result<Bytes, StoreError>> + Unpin,
     mut block: Assembler,
     progress: &watch::Sender<Progress>,
+    source: &'static str,
 ) -> Result<Block, StoreError> {
-    let mut stream = inner.get(key, meta, extent).await?;
-    let s3_bytes = metrics::counter!(telemetry::CACHE_BYTES_TOTAL, "source" => "s3");
+    let bytes_in = metrics::counter!(telemetry::CACHE_BYTES_TOTAL, "source" => source);
     let mut published = 0;
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = chunks.next().await {
         let chunk = chunk?;
         block.push(&chunk).map_err(|_| StoreError::Upstream("store sent more than the block".into()))?;
-        s3_bytes.increment(chunk.len() as u64);
+        bytes_in.increment(chunk.len() as u64);
         let sealed = block.sealed();
         if sealed.len() > published {
             progress.send_modify(|progress| progress.pieces.extend_from_slice(&sealed[published..]));
             published = sealed.len();
         }
     }
-    let received = block.received();
-    block
-        .finish()
-        .ok_or_else(|| StoreError::Upstream(format!("block ended after {received} of {} bytes", extent.len())))
+    let (received, len) = (block.received(), block.len());
+    block.finish().ok_or_else(|| StoreError::Upstream(format!("block ended after {received} of {len} bytes")))
 }
 
 /// A fill in progress, as one request waits on it.
@@ -258,10 +326,10 @@ impl FillingPart {
         };
         let next = self.next;
         let arrived = progress
-            .wait_for(|progress| progress.outcome.is_some() || progress.pieces.len() * PIECE_BYTES > next)
+            .wait_for(|progress| progress.outcome.is_some() || progress.pieces.len() * progress.piece_len > next)
             .await
             .map_err(|_| StoreError::Upstream("block fill abandoned".into()))?;
-        let slices = slices_of(&arrived.pieces, PIECE_BYTES, next..self.end);
+        let slices = slices_of(&arrived.pieces, arrived.piece_len, next..self.end);
         if slices.is_empty() {
             return Err(match &arrived.outcome {
                 Some(Err(error)) => error.duplicate(),
@@ -270,6 +338,10 @@ impl FillingPart {
         }
         drop(arrived);
         self.next += slices.iter().map(Bytes::len).sum::<usize>();
+        if self.next >= self.end {
+            // Everything is taken: stop pinning the rest of the fill's pieces.
+            self.progress = None;
+        }
         Ok(Some(slices))
     }
 }

@@ -19,6 +19,7 @@
 //! - [`block`]: one block, as pieces a response can hold separately.
 //! - [`budget`]: the reservations that bound all block memory.
 //! - [`fill`]: the block cache, and the fills in progress that requests wait on together.
+//! - [`disk`]: the optional disk tier, read before S3 and written after it.
 //! - [`metadata`]: HeadObject answers kept for the TTL.
 //! - [`read_ahead`]: the bound on background prefetches.
 //! - [`lookup`]: what a lookup found, for metrics and the access log.
@@ -26,6 +27,7 @@
 mod block;
 mod blocks;
 mod budget;
+mod disk;
 mod fill;
 mod lookup;
 mod metadata;
@@ -39,6 +41,7 @@ use futures_util::future::BoxFuture;
 
 use self::blocks::Blocks;
 use self::budget::MemoryBudget;
+use self::disk::DiskTier;
 use self::fill::{BlockKey, FillingPart, Fills, Found};
 use self::metadata::MetadataCache;
 use self::read_ahead::ReadAhead;
@@ -68,20 +71,26 @@ struct Shared {
 
 impl CachedStore {
     /// Wraps `inner` with the cache `config` describes (validated at load: a block size of at
-    /// least 64 KiB, room for two blocks).
-    pub fn new(inner: Arc<dyn ObjectStore>, config: &CacheConfig) -> Self {
+    /// least 64 KiB, room for two blocks), opening its disk tier if it has one. The error says
+    /// why the disk tier cannot be used.
+    pub async fn new(inner: Arc<dyn ObjectStore>, config: &CacheConfig) -> Result<Self, String> {
+        let disk = match &config.disk_dir {
+            Some(dir) => Some(DiskTier::open(dir, config).await?),
+            None => None,
+        };
         let shared = Shared {
             inner,
             fills: Fills::new(
                 fill::block_cache(held_bytes(config.max_bytes, config.block_size)),
                 MemoryBudget::new(config.max_bytes),
+                disk,
             ),
             metadata: MetadataCache::new(config.metadata_ttl),
             read_ahead: ReadAhead::new(config.read_ahead_blocks),
             block_size: config.block_size.max(1),
             max_range: config.max_range,
         };
-        Self { shared: Arc::new(shared) }
+        Ok(Self { shared: Arc::new(shared) })
     }
 }
 
@@ -201,7 +210,7 @@ impl ObjectStore for CachedStore {
     ) -> BoxFuture<'a, Result<ByteStream, StoreError>> {
         Box::pin(async move {
             if range.len() > self.shared.max_range {
-                return self.shared.inner.get(key, meta, range).await;
+                return self.shared.forget_if_changed(key, self.shared.inner.get(key, meta, range).await).await;
             }
             let (first, _) = self.shared.blocks(meta).touched(range);
             // The first block is read before the response headers, so a store that fails gets
@@ -249,7 +258,7 @@ fn serve(shared: Arc<Shared>, key: ObjectKey, meta: ObjectMeta, range: ByteRange
                     }
                 },
                 Part::Direct(mut chunks) => while let Some(chunk) = chunks.next().await {
-                    let chunk = chunk?;
+                    let chunk = shared.forget_if_changed(&key, chunk).await?;
                     bypassed.increment(chunk.len() as u64);
                     yield chunk;
                 },
