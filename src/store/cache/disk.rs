@@ -10,7 +10,7 @@
 //! keeps what it is given for a while after writing it, and that must not hold the cache's
 //! budget. A block is read back as one buffer, which the fill copies into pieces under the
 //! budget, as it would S3's bytes. Memory outside `max_bytes`: the engine's write buffers and
-//! queue, about three regions.
+//! queue (four regions), and the buffers of blocks being read back (docs/cache.md).
 //!
 //! Writes are best effort: a block the engine drops (its queue full, the disk slow) is simply
 //! read from S3 next time. A read error is logged and treated as a miss. Entries are keyed by
@@ -19,7 +19,9 @@
 use std::path::Path;
 
 use bytes::Bytes;
-use foyer::{BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder, HybridCachePolicy};
+use foyer::{
+    BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder, HybridCachePolicy, RecoverMode,
+};
 
 use super::block::Block;
 use super::fill::BlockKey;
@@ -57,6 +59,9 @@ impl DiskTier {
             .with_weighter(|_: &String, block: &Bytes| block.len())
             .storage()
             .with_engine_config(engine)
+            // What an earlier process wrote is kept: an entry never changes (its key names one
+            // block of one version of one object), so nothing read back can be stale.
+            .with_recover_mode(RecoverMode::Quiet)
             .build()
             .await
             .map_err(|e| format!("cannot open the disk tier in {}: {e}", dir.display()))?;
