@@ -145,33 +145,27 @@ impl Shared {
         index: u64,
         range: ByteRange,
     ) -> Result<(Part, CacheLookup), StoreError> {
-        let found = self.forget_if_changed(key, self.first_bytes(key, meta, index, range).await).await?;
+        let within = self.blocks(meta).within(index, range);
+        let found = async {
+            Ok(match self.block(key, meta, index).await? {
+                Found::Block(block) => (Part::Cached(block.slices(within)), CacheLookup::Hit),
+                Found::Filling(filling, lookup) => {
+                    let mut rest = filling.part(within);
+                    let first = rest.next().await?.unwrap_or_default();
+                    (Part::Filling(first, rest), lookup)
+                }
+                Found::NoRoom => {
+                    let start = index * self.block_size;
+                    let direct = ByteRange::new(start + within.start as u64, start + within.end as u64)
+                        .ok_or(StoreError::Upstream("empty part of a block".into()))?;
+                    (Part::Direct(self.inner.get(key, meta, direct).await?), CacheLookup::Bypass)
+                }
+            })
+        }
+        .await;
+        let found = self.forget_if_changed(key, found).await?;
         metrics::counter!(telemetry::CACHE_REQUESTS_TOTAL, "result" => found.1.as_str()).increment(1);
         Ok(found)
-    }
-
-    async fn first_bytes(
-        &self,
-        key: &ObjectKey,
-        meta: &ObjectMeta,
-        index: u64,
-        range: ByteRange,
-    ) -> Result<(Part, CacheLookup), StoreError> {
-        let within = self.blocks(meta).within(index, range);
-        Ok(match self.block(key, meta, index).await? {
-            Found::Block(block) => (Part::Cached(block.slices(within)), CacheLookup::Hit),
-            Found::Filling(filling, lookup) => {
-                let mut rest = filling.part(within);
-                let first = rest.next().await?.unwrap_or_default();
-                (Part::Filling(first, rest), lookup)
-            }
-            Found::NoRoom => {
-                let start = index * self.block_size;
-                let direct = ByteRange::new(start + within.start as u64, start + within.end as u64)
-                    .ok_or(StoreError::Upstream("empty part of a block".into()))?;
-                (Part::Direct(self.inner.get(key, meta, direct).await?), CacheLookup::Bypass)
-            }
-        })
     }
 
     /// Fetches block `index` in the background when it exists, is not cached, and a read-ahead
