@@ -97,10 +97,23 @@ pub async fn leaf_certificate(addr: SocketAddr, ca: &CertificateDer<'static>) ->
 
 /// Waits until new handshakes with `addr` get `leaf`; panics after a minute.
 pub async fn wait_for_leaf(addr: SocketAddr, ca: &CertificateDer<'static>, leaf: &CertificateDer<'static>) {
+    eventually("the new certificate never reached a handshake", || async { leaf_certificate(addr, ca).await == *leaf })
+        .await;
+}
+
+/// Checks `condition` until it holds, pausing briefly between checks; panics with `failure`
+/// after a minute. For what happens inside the server with nothing a client could await (a
+/// counter rising, a slot freed, a certificate picked up): it waits for the event and never
+/// measures how long it took.
+pub async fn eventually<F, Fut>(failure: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    while leaf_certificate(addr, ca).await != *leaf {
-        assert!(tokio::time::Instant::now() < deadline, "the new certificate never reached a handshake");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    while !condition().await {
+        assert!(tokio::time::Instant::now() < deadline, "{failure}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
