@@ -33,10 +33,10 @@ pub const CACHE_REQUESTS_TOTAL: &str = "vod_origin_cache_requests_total";
 pub const CACHE_BYTES_TOTAL: &str = "vod_origin_cache_bytes_total";
 /// Blocks evicted from the edge cache to make room, or not admitted into it (moka counts both).
 pub const CACHE_EVICTIONS_TOTAL: &str = "vod_origin_cache_evictions_total";
-/// Bytes of blocks the edge cache holds (as of its last housekeeping).
+/// Bytes of blocks the edge cache holds (as of its last housekeeping; refreshed every second).
 pub const CACHE_SIZE_BYTES: &str = "vod_origin_cache_size_bytes";
-/// Bytes of all block memory: cached, being filled, and evicted but still being sent. Never
-/// above `storage.cache.max_bytes`.
+/// Bytes of all block memory: cached, being filled, and evicted but still being sent (refreshed
+/// every second). Never above `storage.cache.max_bytes`.
 pub const CACHE_MEMORY_BYTES: &str = "vod_origin_cache_memory_bytes";
 /// Block lookups in the edge cache's disk tier, by `result` (`hit`, `miss`).
 pub const CACHE_DISK_REQUESTS_TOTAL: &str = "vod_origin_cache_disk_requests_total";

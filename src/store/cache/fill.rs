@@ -99,14 +99,12 @@ impl Fills {
         Self { cache, budget, disk: disk.map(Arc::new), in_flight: Arc::default() }
     }
 
-    /// Bytes of blocks in the cache (as of its last housekeeping).
-    pub fn cached_bytes(&self) -> u64 {
-        self.cache.weighted_size()
-    }
-
-    /// Bytes of all block memory alive: cached, being filled, or still being sent.
-    pub fn memory_bytes(&self) -> u64 {
-        self.budget.used()
+    /// Sets the gauges of the bytes cached and of all block memory alive (cached, being
+    /// filled, or still being sent). They are looked up at each call: the metrics recorder may
+    /// be installed after the store is built.
+    pub fn report_memory(&self) {
+        metrics::gauge!(telemetry::CACHE_SIZE_BYTES).set(self.cache.weighted_size() as f64);
+        metrics::gauge!(telemetry::CACHE_MEMORY_BYTES).set(self.budget.used() as f64);
     }
 
     /// Whether `key` is cached or being filled.
@@ -196,6 +194,7 @@ impl Fills {
             progress.send_modify(|progress| progress.outcome = Some(outcome));
             // The pieces stay with the requests still sending them, not with this task.
             drop(progress);
+            fills.report_memory();
             if let (Some(disk), Some(block)) = (&fills.disk, from_store) {
                 disk.store(&key, &block);
                 drop(block);

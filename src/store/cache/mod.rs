@@ -33,7 +33,8 @@ mod lookup;
 mod metadata;
 mod read_ahead;
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -90,7 +91,21 @@ impl CachedStore {
             block_size: config.block_size.max(1),
             max_range: config.max_range,
         };
-        Ok(Self { shared: Arc::new(shared) })
+        let shared = Arc::new(shared);
+        tokio::spawn(report_memory(Arc::downgrade(&shared)));
+        Ok(Self { shared })
+    }
+}
+
+/// Sets the memory gauges every second while the store lives (and each fill sets them as it
+/// ends): off the request path, and current even when no request comes, as memory is given
+/// back when responses finish.
+async fn report_memory(shared: Weak<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Some(shared) = shared.upgrade() else { return };
+        shared.fills.report_memory();
     }
 }
 
@@ -120,10 +135,7 @@ impl Shared {
     async fn block(&self, key: &ObjectKey, meta: &ObjectMeta, index: u64) -> Result<Found, StoreError> {
         let extent = self.blocks(meta).extent(index).ok_or(StoreError::Upstream("block past the object".into()))?;
         let block_key = BlockKey { key: key.clone(), etag: meta.etag.clone(), index };
-        let found = self.fills.lookup(&self.inner, block_key, meta, extent).await;
-        metrics::gauge!(telemetry::CACHE_SIZE_BYTES).set(self.fills.cached_bytes() as f64);
-        metrics::gauge!(telemetry::CACHE_MEMORY_BYTES).set(self.fills.memory_bytes() as f64);
-        found
+        self.fills.lookup(&self.inner, block_key, meta, extent).await
     }
 
     /// `read` as it is, after forgetting the object's metadata if it found the object changed.
