@@ -86,7 +86,7 @@ impl App {
     pub async fn handle(&self, request: &Parts, peer: IpAddr) -> Response<ResponseBody> {
         let path = request.uri.path();
         let probe = matches!(request.method, Method::GET | Method::HEAD);
-        let mut response = if path == HEALTH_PATH && probe {
+        let response = if path == HEALTH_PATH && probe {
             with_outcome(health::respond(true), Route::Probe, "none")
         } else if path == READY_PATH && probe {
             with_outcome(health::respond(self.readiness.is_ready()), Route::Probe, "none")
@@ -95,6 +95,11 @@ impl App {
             append_vary(&mut response, "Origin");
             response
         };
+        self.finish(request, response)
+    }
+
+    /// What every answer on the HTTPS listener gets last: HSTS, and no body for a HEAD.
+    fn finish(&self, request: &Parts, mut response: Response<ResponseBody>) -> Response<ResponseBody> {
         if let Some(hsts) = &self.hsts {
             response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
@@ -128,11 +133,7 @@ impl App {
     /// Answers a request on a connection accepted above `server.max_connections`: 503 with
     /// `Retry-After`, and the connection closes after it.
     pub fn answer_overloaded(&self, request: &Parts) -> Response<ResponseBody> {
-        let mut response = with_outcome(refuse(RequestError::Overloaded, request), Route::Refused, "none");
-        if let Some(hsts) = &self.hsts {
-            response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
-        }
-        without_body_for_head(request, response)
+        self.finish(request, with_outcome(refuse(RequestError::Overloaded, request), Route::Refused, "none"))
     }
 
     async fn serve(&self, request: &Parts, peer: IpAddr) -> Result<Response<ResponseBody>, RequestError> {

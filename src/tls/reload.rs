@@ -85,7 +85,12 @@ impl Certificates {
     /// Reads the files again and serves them to new handshakes; on a problem the current
     /// certificate stays. Returns the new leaf certificate's SHA-256 fingerprint.
     pub fn reload(&self) -> Result<String, CertError> {
-        *self.seen.write().unwrap_or_else(PoisonError::into_inner) = Stamp::of(&self.files);
+        self.reload_seen(Stamp::of(&self.files))
+    }
+
+    /// `reload`, with the files' stamp already taken.
+    fn reload_seen(&self, stamp: Stamp) -> Result<String, CertError> {
+        *self.seen.write().unwrap_or_else(PoisonError::into_inner) = stamp;
         let key = read(&self.files, &self.provider)?;
         let fingerprint = fingerprint(&key);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(key);
@@ -95,12 +100,13 @@ impl Certificates {
     /// Reloads when the files changed since they were last read, or when `forced`; logs and
     /// counts the outcome.
     pub fn refresh(&self, forced: bool) {
-        let changed = Stamp::of(&self.files) != *self.seen.read().unwrap_or_else(PoisonError::into_inner);
+        let stamp = Stamp::of(&self.files);
+        let changed = stamp != *self.seen.read().unwrap_or_else(PoisonError::into_inner);
         if !(forced || changed) {
             return;
         }
         let (chain, key) = (self.files.chain.display(), self.files.key.display());
-        match self.reload() {
+        match self.reload_seen(stamp) {
             Ok(fingerprint) => {
                 metrics::counter!(telemetry::TLS_CERTIFICATE_RELOADS_TOTAL, "outcome" => "loaded").increment(1);
                 tracing::info!(%chain, %key, sha256 = %fingerprint, "certificate reloaded");
