@@ -108,9 +108,10 @@ impl RequestError {
     }
 
     /// Whether the connection must close after this answer: an unread request body is pending,
-    /// or the connection is over the limit.
+    /// the connection is over the limit, or the client is not the CDN (no accepted secret, or a
+    /// peer outside the allow-list), which must never hold a connection slot.
     fn closes_connection(&self) -> bool {
-        matches!(self, Self::BodyNotAllowed | Self::Overloaded)
+        matches!(self, Self::BodyNotAllowed | Self::Overloaded | Self::SecretRejected | Self::PeerNotAllowed)
     }
 
     /// Renders the error. The caller adds the headers common to every response (HSTS, Vary, CORS).
@@ -189,7 +190,9 @@ mod tests {
         assert_eq!(response.headers()[header::CONTENT_RANGE], "bytes */10");
         let response = RequestError::MethodNotAllowed.into_response();
         assert_eq!(response.headers()[header::ALLOW], "GET, HEAD, OPTIONS");
-        let response = RequestError::BodyNotAllowed.into_response();
-        assert_eq!(response.headers()[header::CONNECTION], "close");
+        for closing in [RequestError::BodyNotAllowed, RequestError::SecretRejected, RequestError::PeerNotAllowed] {
+            assert_eq!(closing.into_response().headers()[header::CONNECTION], "close");
+        }
+        assert!(!RequestError::CorsDenied.into_response().headers().contains_key(header::CONNECTION));
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! - [`config`]: the TOML file and `VOD_ORIGIN_*` variables, checked at startup.
 //! - [`server`]: listeners, TLS handshakes, HTTP/1.1 and HTTP/2 connections, limits and load
-//!   shedding, graceful drain.
+//!   shedding, the deadlines that cut off stalled clients and streams, graceful drain.
 //! - [`tls`]: rustls configuration, certificate hot reload, and the development certificate.
 //! - [`pipeline`]: one request, top to bottom: guard → method → CORS → route → plan → fetch → respond.
 //! - [`guard`]: the CDN's secret header, peer allow-list, and the viewer's scheme.
@@ -14,7 +14,8 @@
 //! - [`key`]: request path to object key, never escaping the root.
 //! - [`plan`]: range and conditional decisions (RFC 9110) as pure functions over metadata.
 //! - [`store`]: the object store trait, its backends, and the edge cache in front of S3.
-//! - [`body`]: the response body, which never ends short of its `Content-Length`.
+//! - [`body`]: the response body, which never ends short of its `Content-Length`, and its pace:
+//!   what a body holds follows its client's speed, within one budget for all bodies.
 //! - [`media_type`], [`cache_control`]: `Content-Type` and `Cache-Control` per object.
 //! - [`error`]: the request path's one error type and its mapping to statuses.
 //! - [`telemetry`]: metric names and the access log; [`logging`]: where log lines go.

@@ -56,8 +56,19 @@ pub const REDIRECTS_TOTAL: &str = "vod_origin_https_redirects_total";
 pub const CONNECTIONS_ACTIVE: &str = "vod_origin_connections_active";
 /// Connections accepted above `server.max_connections`, by `action` (503, closed).
 pub const CONNECTIONS_SHED_TOTAL: &str = "vod_origin_connections_shed_total";
-/// Responses abandoned because the client read nothing for `server.send_timeout`.
+/// Responses abandoned because the client took nothing for `server.send_timeout`, by `scope`:
+/// `connection` (the socket took no byte: the connection is closed) or `stream` (one HTTP/2
+/// stream's body did not move: the stream is reset).
 pub const SEND_STALLS_TOTAL: &str = "vod_origin_send_stalls_total";
+/// Connections the server closed before the client did, by `reason`: `refused` (after a refusal
+/// of the peer or the CDN secret), `refusal_timeout` (the refusal could not be sent in time),
+/// `idle`, `drain_timeout`.
+pub const CONNECTIONS_CLOSED_TOTAL: &str = "vod_origin_connections_closed_total";
+/// Bytes response bodies hold now (read from the store, not yet written to a socket); never
+/// above `server.body_buffer_bytes`. Refreshed every few seconds.
+pub const BODY_BUFFER_BYTES: &str = "vod_origin_body_buffer_bytes";
+/// Reads that waited because `server.body_buffer_bytes` was spent.
+pub const BODY_BUDGET_WAITS_TOTAL: &str = "vod_origin_body_budget_waits_total";
 /// Certificate reloads, by `outcome` (loaded, failed).
 pub const TLS_CERTIFICATE_RELOADS_TOTAL: &str = "vod_origin_tls_certificate_reloads_total";
 /// Failed TLS handshakes, by `reason` (error, timeout).

@@ -11,6 +11,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PATH: &str = "/sample/hls/index.m3u8";
+const STALLS: &str = "vod_origin_send_stalls_total{scope=\"connection\"}";
 
 fn get(path: &str, extra_headers: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra_headers}Connection: close\r\n\r\n").into_bytes()
@@ -81,14 +82,11 @@ async fn a_client_that_reads_nothing_is_let_go() {
     let tcp = tokio::net::TcpStream::from_std(socket.into()).unwrap();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(origin.ca.client_config(&[b"http/1.1"])));
     let mut tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
-    let stalls = origin.metric("vod_origin_send_stalls_total").await;
+    let stalls = origin.metric(STALLS).await;
     tls.write_all(&get("/big.mp4", "")).await.unwrap();
 
     // Read nothing until the server gives up on this client...
-    eventually("the stalled client was never let go", || async {
-        origin.metric("vod_origin_send_stalls_total").await > stalls
-    })
-    .await;
+    eventually("the stalled client was never let go", || async { origin.metric(STALLS).await > stalls }).await;
     // ...then read everything it sent before that.
     let mut received = Vec::new();
     let _ = tls.read_to_end(&mut received).await;

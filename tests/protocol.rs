@@ -35,17 +35,42 @@ async fn a_request_body_is_refused_and_the_connection_closed() {
         assert_eq!(response.header("connection"), Some("close"));
         assert_eq!(response.body, b"Request body not allowed\n");
     }
+    // Refused for another reason first, the body is still unread: the connection closes too
+    // (`raw` reads until it does).
+    let chunked = "POST /sample/sample.mp4 HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    let response = origin.raw(chunked.as_bytes()).await;
+    assert_eq!(response.status, 405, "{}", response.head);
+    assert_eq!(response.header("connection"), Some("close"));
 }
 
 #[tokio::test]
-async fn http11_requests_need_exactly_one_host() {
+async fn http11_requests_need_exactly_one_valid_host() {
     let origin = Origin::start().await;
     for request in [
         "HEAD /sample/sample.mp4 HTTP/1.1\r\nConnection: close\r\n\r\n",
         "HEAD /sample/sample.mp4 HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+        "HEAD /sample/sample.mp4 HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n",
+        "HEAD /sample/sample.mp4 HTTP/1.1\r\nHost: a/b\r\nConnection: close\r\n\r\n",
     ] {
         assert_eq!(origin.raw(request.as_bytes()).await.status, 400, "{request}");
     }
+    let valid = "HEAD /sample/sample.mp4 HTTP/1.1\r\nHost: origin.example.com:8443\r\nConnection: close\r\n\r\n";
+    assert_eq!(origin.raw(valid.as_bytes()).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_http2_preface_needs_alpn_h2() {
+    // RFC 9113 §3.3: over TLS, HTTP/2 is chosen by ALPN only. A connection that chose
+    // `http/1.1` and sends the HTTP/2 preface gets no HTTP/2 (no SETTINGS frame), only a close.
+    let origin = Origin::start().await;
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(origin.ca.client_config(&[b"http/1.1"])));
+    let tcp = tokio::net::TcpStream::connect(origin.https).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    assert!(answer.is_empty() || answer.starts_with(b"HTTP/1.1 4"), "{:?}", String::from_utf8_lossy(&answer));
 }
 
 #[tokio::test]

@@ -88,6 +88,18 @@ pub struct ServerConfig {
     /// closed (nginx's `send_timeout`). A slow reader that takes any bytes is never cut.
     #[serde(with = "humantime_serde")]
     pub send_timeout: Duration,
+    /// Time a connection has, after a refusal that ends it (no or a wrong CDN secret, a peer
+    /// outside `access.allowed_cidrs`, a request body), to take the answer before it is closed.
+    /// A client that keeps its receive window shut could otherwise hold the slot forever.
+    #[serde(with = "humantime_serde")]
+    pub refusal_timeout: Duration,
+    /// Bytes all response bodies may hold at once: read from the store, not yet written to a
+    /// socket. When it is spent, reads wait for room. Each body holds what its client takes in
+    /// about a quarter of a second, between 16 KiB and 256 KiB twice over.
+    pub body_buffer_bytes: usize,
+    /// Cap on each accepted socket's kernel send buffer, in bytes (the kernel doubles it for
+    /// bookkeeping); 0 leaves it to the kernel's autotuning.
+    pub socket_send_buffer: usize,
     /// Largest request head (HTTP/1.1) or header list (HTTP/2), in bytes; beyond it, 431.
     pub max_header_bytes: usize,
     /// Most header fields in an HTTP/1.1 request; beyond it, 431.
@@ -118,6 +130,13 @@ impl Default for ServerConfig {
             drain_timeout: Duration::from_secs(25),
             // nginx's send_timeout: a minute of no progress is no viewer.
             send_timeout: Duration::from_secs(60),
+            // A refusal is a few hundred bytes: a real client takes it in one round trip.
+            refusal_timeout: Duration::from_secs(5),
+            // A thousand full-speed bodies, or 16,000 slow ones (docs/resources.md).
+            body_buffer_bytes: 256 * 1024 * 1024,
+            // Enough for full speed at 1 Gbit/s up to a 4 ms round trip, CloudFront to an origin
+            // in its region (docs/resources.md); autotuning would give every slow reader 4 MiB.
+            socket_send_buffer: 256 * 1024,
             // Video requests carry a few hundred bytes of headers; 64 KiB leaves room for long
             // cookies and signed URLs while bounding what a connection can make us buffer.
             max_header_bytes: 64 * 1024,

@@ -28,6 +28,7 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
         ("server.header_read_timeout", server.header_read_timeout),
         ("server.idle_timeout", server.idle_timeout),
         ("server.send_timeout", server.send_timeout),
+        ("server.refusal_timeout", server.refusal_timeout),
         ("tls.reload_interval", config.tls.reload_interval),
         ("storage.s3.connect_timeout", s3.connect_timeout),
         ("storage.s3.first_byte_timeout", s3.first_byte_timeout),
@@ -52,6 +53,10 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
         if value == 0 {
             return Err(loaded.error(key, "must be at least 1"));
         }
+    }
+    if server.body_buffer_bytes < crate::body::MAX_WINDOW {
+        let reason = format!("must be at least {} (one full chunk)", crate::body::MAX_WINDOW);
+        return Err(loaded.error("server.body_buffer_bytes", reason));
     }
     if server.max_header_bytes < MIN_HEADER_BYTES {
         return Err(loaded.error("server.max_header_bytes", format!("must be at least {MIN_HEADER_BYTES}")));
@@ -116,6 +121,8 @@ mod tests {
         assert_eq!(error("[server]\nh2_max_concurrent_streams = 0"), Some("server.h2_max_concurrent_streams".into()));
         assert_eq!(error("[server]\nmax_header_bytes = 4096"), Some("server.max_header_bytes".into()));
         assert_eq!(error("[server]\nmax_headers = 0"), Some("server.max_headers".into()));
+        assert_eq!(error("[server]\nrefusal_timeout = \"0s\""), Some("server.refusal_timeout".into()));
+        assert_eq!(error("[server]\nbody_buffer_bytes = 1024"), Some("server.body_buffer_bytes".into()));
         assert_eq!(error("[tls]\nreload_interval = \"0s\""), Some("tls.reload_interval".into()));
         assert_eq!(error("[storage.s3]\nmax_attempts = 0"), Some("storage.s3.max_attempts".into()));
         assert_eq!(error("[storage.cache]\nblock_size = 4096"), Some("storage.cache.block_size".into()));

@@ -268,15 +268,24 @@ fn check_method(request: &Parts) -> Result<(), RequestError> {
     if !matches!(request.method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Err(RequestError::MethodNotAllowed);
     }
-    if request.version == http::Version::HTTP_11 && request.headers.get_all(header::HOST).iter().count() != 1 {
+    let hosts = request.headers.get_all(header::HOST);
+    if request.version == http::Version::HTTP_11 && hosts.iter().count() != 1 {
         return Err(RequestError::MissingHost);
     }
-    let declares_body = request.headers.contains_key(header::TRANSFER_ENCODING)
-        || request.headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
-    if declares_body {
+    // RFC 9112 §3.2: a Host that is not a valid authority (`a b`) is a bad request.
+    if hosts.iter().any(|host| http::uri::Authority::try_from(host.as_bytes()).is_err()) {
+        return Err(RequestError::MissingHost);
+    }
+    if declares_body(request) {
         return Err(RequestError::BodyNotAllowed);
     }
     Ok(())
+}
+
+/// Whether the request says a body follows (which this origin never reads).
+fn declares_body(request: &Parts) -> bool {
+    request.headers.contains_key(header::TRANSFER_ENCODING)
+        || request.headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
 }
 
 /// Renders a refusal and logs it at the level its cause deserves.
@@ -288,8 +297,8 @@ fn refuse(error: RequestError, request: &Parts) -> Response<ResponseBody> {
         metrics::counter!(telemetry::REFUSALS_TOTAL, "reason" => reason).increment(1);
     }
     let mut response = error.into_response();
-    // A 405 with a pending body, like a refused body, leaves unread bytes on the connection.
-    if status == StatusCode::METHOD_NOT_ALLOWED && request.headers.contains_key(header::CONTENT_LENGTH) {
+    // Any refusal of a request with a body leaves unread bytes on the connection.
+    if declares_body(request) {
         response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response

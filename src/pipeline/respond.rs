@@ -13,7 +13,7 @@ use crate::error::RequestError;
 use crate::key::ObjectKey;
 use crate::plan::multipart::{self, MultipartLayout};
 use crate::plan::{ByteRange, Plan};
-use crate::store::{ByteStream, ObjectMeta, ObjectStore, StoreError};
+use crate::store::{ByteStream, ChunkLimit, ObjectMeta, ObjectStore, StoreError};
 
 /// Where an object's bytes come from.
 #[derive(Clone)]
@@ -37,7 +37,7 @@ impl Source {
             Self::Store { store, key, meta } => store.get(key, meta, range).await,
             Self::Static(bytes) => {
                 let slice = bytes.slice(range.start() as usize..range.end() as usize);
-                Ok(Box::pin(futures_util::stream::once(async move { Ok(slice) })))
+                Ok(ByteStream::new(futures_util::stream::once(async move { Ok(slice) })))
             }
         }
     }
@@ -114,24 +114,32 @@ async fn multipart_body(source: Source, layout: MultipartLayout) -> Result<ByteS
         Some(range) => Some(source.open(range).await?),
         None => None,
     };
-    Ok(Box::pin(async_stream::try_stream! {
-        for (part_header, range) in layout.parts {
-            yield part_header;
-            let mut part = match first.take() {
-                Some(stream) => stream,
-                None => source.open(range).await?,
-            };
-            let mut sent = 0u64;
-            while let Some(chunk) = part.next().await {
-                let chunk = chunk?;
-                sent += chunk.len() as u64;
-                yield chunk;
+    // The body's pace reaches each part's reads through the multipart stream's own limit.
+    let limit = ChunkLimit::default();
+    Ok(ByteStream::sized(
+        limit.clone(),
+        async_stream::try_stream! {
+            for (part_header, range) in layout.parts {
+                yield part_header;
+                let mut part = match first.take() {
+                    Some(stream) => stream,
+                    None => source.open(range).await?,
+                };
+                let mut sent = 0u64;
+                while let Some(chunk) = {
+                    part.limit_next_chunk(limit.get_or(usize::MAX));
+                    part.next().await
+                } {
+                    let chunk = chunk?;
+                    sent += chunk.len() as u64;
+                    yield chunk;
+                }
+                // A short part would shift every later byte; fail the body instead.
+                if sent != range.len() {
+                    Err(StoreError::Upstream(format!("multipart part ended after {sent} of {} bytes", range.len())))?;
+                }
             }
-            // A short part would shift every later byte; fail the body instead.
-            if sent != range.len() {
-                Err(StoreError::Upstream(format!("multipart part ended after {sent} of {} bytes", range.len())))?;
-            }
-        }
-        yield layout.trailer;
-    }))
+            yield layout.trailer;
+        },
+    ))
 }

@@ -3,14 +3,18 @@
 //! task, so a slow handshake never holds up the accept loop.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
@@ -18,6 +22,8 @@ use super::idle::Activity;
 use super::linger::Lingering;
 use super::request_log::{RequestLog, Tracked};
 use super::stall::{self, SendStall};
+use super::streams;
+use crate::body::ResponseBody;
 use crate::telemetry;
 
 /// Which listener a connection came from.
@@ -68,7 +74,7 @@ pub(super) struct Accepted {
 /// the handshake deadline for everything, its one answer included.
 pub(super) async fn serve(stream: TcpStream, accepted: Accepted, shared: Arc<Shared>, shutdown: Stop) {
     if accepted.shed {
-        let deadline = shared.handshake_timeout;
+        let deadline = shared.limits.handshake_timeout;
         let _ = tokio::time::timeout(deadline, serve_protocol(stream, accepted, shared, shutdown)).await;
     } else {
         serve_protocol(stream, accepted, shared, shutdown).await;
@@ -80,11 +86,11 @@ async fn serve_protocol(stream: TcpStream, accepted: Accepted, shared: Arc<Share
     let peer = accepted.peer;
     let connection = Connection { accepted, send_stall, shared, shutdown };
     match accepted.listener {
-        Listener::PlainHttp => http(stream, "http1-plain", connection).await,
-        Listener::Admin => http(stream, "admin", connection).await,
+        Listener::PlainHttp => http1(stream, "http1-plain", connection).await,
+        Listener::Admin => http1(stream, "admin", connection).await,
         Listener::Https => {
-            let shared = &connection.shared;
-            let tls = match tokio::time::timeout(shared.handshake_timeout, shared.tls.accept(stream)).await {
+            let limits = &connection.shared.limits;
+            let tls = match tokio::time::timeout(limits.handshake_timeout, connection.shared.tls.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 // A failed handshake is the client's problem (plain text on the TLS port, an old
                 // protocol, a scanner): note it and close.
@@ -97,8 +103,13 @@ async fn serve_protocol(stream: TcpStream, accepted: Accepted, shared: Arc<Share
                     return tracing::debug!(%peer, "TLS handshake timed out");
                 }
             };
-            let protocol = if tls.get_ref().1.alpn_protocol() == Some(b"h2") { "h2" } else { "http1" };
-            http(tls, protocol, connection).await;
+            // ALPN decides the protocol (RFC 9113 §3.3): an HTTP/2 preface on a connection that
+            // chose `http/1.1`, or none, is a malformed HTTP/1.1 request.
+            if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                http2(tls, connection).await;
+            } else {
+                http1(tls, "http1", connection).await;
+            }
         }
     }
 }
@@ -111,17 +122,58 @@ struct Connection {
     shutdown: Stop,
 }
 
-async fn http<I>(io: I, protocol: &'static str, connection: Connection)
+async fn http1<I>(io: I, protocol: &'static str, connection: Connection)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Connection { accepted: Accepted { peer, listener, shed }, send_stall, shared, shutdown } = connection;
-    let _counted = Counted::new(protocol);
-    let activity = Activity::default();
-    let service = {
-        let (shared, activity) = (Arc::clone(&shared), activity.clone());
+    let watch = Watch::new(protocol);
+    let service = connection.service(protocol, &watch);
+    let served = connection.shared.http1.serve_connection(TokioIo::new(io), service);
+    drive(served, hyper::server::conn::http1::Connection::graceful_shutdown, connection, watch).await;
+}
+
+async fn http2<I>(io: I, connection: Connection)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let watch = Watch::new("h2");
+    let service = connection.service("h2", &watch);
+    let served = connection.shared.http2.serve_connection(TokioIo::new(io), service);
+    drive(served, hyper::server::conn::http2::Connection::graceful_shutdown, connection, watch).await;
+}
+
+/// What the connection's task watches besides the protocol: requests in flight, and answers
+/// after which the connection must close.
+struct Watch {
+    _counted: Counted,
+    activity: Activity,
+    closing_answer: Arc<Notify>,
+}
+
+impl Watch {
+    fn new(protocol: &'static str) -> Self {
+        Self { _counted: Counted::new(protocol), activity: Activity::default(), closing_answer: Arc::default() }
+    }
+}
+
+impl Connection {
+    /// The service hyper calls for each request of this connection.
+    fn service(
+        &self,
+        protocol: &'static str,
+        watch: &Watch,
+    ) -> impl hyper::service::Service<
+        http::Request<Incoming>,
+        Response = http::Response<Tracked<ResponseBody>>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Send
+    + 'static {
+        let Accepted { peer, listener, shed } = self.accepted;
+        let (shared, activity, closing_answer) =
+            (Arc::clone(&self.shared), watch.activity.clone(), Arc::clone(&watch.closing_answer));
         service_fn(move |request: http::Request<Incoming>| {
-            let (shared, guard) = (Arc::clone(&shared), activity.begin());
+            let (shared, guard, closing_answer) = (Arc::clone(&shared), activity.begin(), Arc::clone(&closing_answer));
             async move {
                 let start = std::time::Instant::now();
                 // The body is never read: the pipeline refuses requests that declare one.
@@ -132,43 +184,78 @@ where
                     Listener::PlainHttp => shared.app.answer_plain_http(&parts, shared.https_port),
                     Listener::Admin => super::admin::answer(&parts, &shared.app),
                 };
+                if closes_connection(&response) {
+                    closing_answer.notify_one();
+                }
                 let mut log = RequestLog::new(&parts, start, peer, protocol);
                 log.respond(&mut response);
-                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, guard, log)))
+                let response = response.map(|body| body.paced(&shared.budget));
+                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, guard, log, streams::current())))
             }
         })
-    };
-    let connection = shared.http.serve_connection(TokioIo::new(io), service);
-    tokio::pin!(connection);
-    let idle = activity.idle_for(shared.idle_timeout);
+    }
+}
+
+/// Whether the pipeline decided that this answer ends the connection (`Connection: close`,
+/// which hyper strips on HTTP/2, where the connection task sends GOAWAY instead).
+fn closes_connection<B>(response: &http::Response<B>) -> bool {
+    response.headers().get(http::header::CONNECTION).is_some_and(|value| value == "close")
+}
+
+/// Drives a served connection until it ends, applying every deadline the server sets on it.
+/// `graceful_shutdown` is the protocol's own: finish what is in flight, take nothing new (GOAWAY
+/// on HTTP/2).
+async fn drive<C>(served: C, graceful_shutdown: fn(Pin<&mut C>), connection: Connection, watch: Watch)
+where
+    C: Future<Output = Result<(), hyper::Error>>,
+{
+    let Connection { accepted: Accepted { peer, .. }, send_stall, shared, shutdown } = connection;
+    let limits = &shared.limits;
+    tokio::pin!(served);
+    let idle = watch.activity.idle_for(limits.idle_timeout);
     tokio::pin!(idle);
-    let mut closing = false;
+    let first_request = watch.activity.none_within(limits.handshake_timeout);
+    tokio::pin!(first_request);
+    let refusal_deadline = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(refusal_deadline);
+    let (mut closing, mut refused) = (false, false);
     loop {
         tokio::select! {
-            result = connection.as_mut() => {
+            result = served.as_mut() => {
                 if let Err(error) = result {
                     tracing::debug!(%peer, %error, "connection ended with an error");
                 }
                 return;
             }
-            () = shutdown.stopping.cancelled() => {
-                tracing::debug!(%peer, "closing a connection at the drain deadline");
+            () = shutdown.stopping.cancelled() => return closed(peer, "drain_timeout"),
+            () = send_stall.exceeds(limits.send_timeout) => {
+                metrics::counter!(telemetry::SEND_STALLS_TOTAL, "scope" => "connection").increment(1);
+                tracing::info!(%peer, timeout = ?limits.send_timeout, "closing a connection whose client reads nothing");
                 return;
+            }
+            () = &mut first_request => return closed(peer, "no_request"),
+            () = &mut refusal_deadline, if refused => return closed(peer, "refusal_timeout"),
+            () = watch.closing_answer.notified(), if !refused => {
+                refused = true;
+                closed(peer, "refused");
+                refusal_deadline.as_mut().reset(tokio::time::Instant::now() + limits.refusal_timeout);
+                graceful_shutdown(served.as_mut());
             }
             () = shutdown.draining.cancelled(), if !closing => {
                 closing = true;
-                connection.as_mut().graceful_shutdown();
-            }
-            () = send_stall.exceeds(shared.send_timeout) => {
-                metrics::counter!(telemetry::SEND_STALLS_TOTAL).increment(1);
-                tracing::info!(%peer, timeout = ?shared.send_timeout, "closing a connection whose client reads nothing");
-                return;
+                graceful_shutdown(served.as_mut());
             }
             () = &mut idle, if !closing => {
                 closing = true;
-                tracing::debug!(%peer, "closing an idle connection");
-                connection.as_mut().graceful_shutdown();
+                closed(peer, "idle");
+                graceful_shutdown(served.as_mut());
             }
         }
     }
+}
+
+/// Counts a connection the server ends (or starts ending) for `reason`.
+fn closed(peer: SocketAddr, reason: &'static str) {
+    metrics::counter!(telemetry::CONNECTIONS_CLOSED_TOTAL, "reason" => reason).increment(1);
+    tracing::debug!(%peer, reason, "closing a connection");
 }

@@ -22,6 +22,15 @@ impl Activity {
         ActiveGuard(self.clone())
     }
 
+    /// Resolves if no request has begun within `timeout`; never, once one has.
+    pub async fn none_within(&self, timeout: Duration) {
+        let mut requests = self.0.subscribe();
+        // Any change is a request beginning (the count only falls after it rose).
+        if tokio::time::timeout(timeout, requests.changed()).await.is_ok() {
+            std::future::pending::<()>().await;
+        }
+    }
+
     /// Resolves once no request has been in flight for `timeout`.
     pub async fn idle_for(&self, timeout: Duration) {
         let mut in_flight = self.0.subscribe();

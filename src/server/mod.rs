@@ -11,6 +11,7 @@ mod idle;
 mod linger;
 mod request_log;
 mod stall;
+mod streams;
 
 pub use request_log::Outcome;
 
@@ -19,17 +20,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioTimer};
-use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::TokioTimer;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::admission::{Admission, Admissions};
 use self::connection::Listener;
+use self::streams::StreamExecutor;
 
-use crate::config::{ConfigError, LoadedConfig, PlainHttpMode};
+use crate::body::BodyBudget;
+use crate::config::{ConfigError, LoadedConfig, PlainHttpMode, ServerConfig};
 use crate::pipeline::App;
 use crate::store::ObjectStore;
 use crate::tls::Certificates;
@@ -59,11 +62,33 @@ pub struct Server {
 struct Shared {
     app: App,
     tls: TlsAcceptor,
-    http: auto::Builder<TokioExecutor>,
+    http1: http1::Builder,
+    http2: http2::Builder<StreamExecutor>,
+    limits: Limits,
+    /// What all response bodies may hold at once.
+    budget: BodyBudget,
+    https_port: u16,
+}
+
+/// The deadlines a connection lives under (see `ServerConfig` for each one's reasoning).
+struct Limits {
     handshake_timeout: Duration,
     idle_timeout: Duration,
     send_timeout: Duration,
-    https_port: u16,
+    refusal_timeout: Duration,
+    socket_send_buffer: usize,
+}
+
+impl Limits {
+    fn new(server: &ServerConfig) -> Self {
+        Self {
+            handshake_timeout: server.handshake_timeout,
+            idle_timeout: server.idle_timeout,
+            send_timeout: server.send_timeout,
+            refusal_timeout: server.refusal_timeout,
+            socket_send_buffer: server.socket_send_buffer,
+        }
+    }
 }
 
 impl Server {
@@ -93,10 +118,10 @@ impl Server {
         let shared = Shared {
             app,
             tls: TlsAcceptor::from(tls.config),
-            http: http_builder(loaded),
-            handshake_timeout: config.server.handshake_timeout,
-            idle_timeout: config.server.idle_timeout,
-            send_timeout: config.server.send_timeout,
+            http1: http1_builder(&config.server),
+            http2: http2_builder(&config.server),
+            limits: Limits::new(&config.server),
+            budget: BodyBudget::new(config.server.body_buffer_bytes),
             https_port,
         };
         crate::telemetry::prometheus();
@@ -151,10 +176,12 @@ impl Server {
         let cert_reload = tokio::spawn(crate::tls::reload::watch(self.certificates, self.cert_reload_interval));
         // Histograms keep raw samples between scrapes; upkeep folds them so memory stays flat
         // even when nobody scrapes.
-        let upkeep = tokio::spawn(async {
+        let budget = self.shared.budget.clone();
+        let upkeep = tokio::spawn(async move {
             let mut tick = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
             loop {
                 tick.tick().await;
+                metrics::gauge!(crate::telemetry::BODY_BUFFER_BYTES).set(budget.used() as f64);
                 crate::telemetry::prometheus().run_upkeep();
             }
         });
@@ -167,6 +194,7 @@ impl Server {
                 accepted = accept_optional(self.admin.as_ref()) => accepted.map(|a| (a, Listener::Admin)),
             };
             let Some(((stream, peer), listener)) = accepted else { continue };
+            cap_send_buffer(&stream, self.shared.limits.socket_send_buffer);
             let (permit, shed) = match self.admissions.admit(listener) {
                 Admission::Serve(permit) => (permit, false),
                 Admission::Shed(permit) => (permit, true),
@@ -232,17 +260,30 @@ async fn bind_listener(loaded: &LoadedConfig, key: &str, addr: SocketAddr) -> Re
     TcpListener::bind(addr).await.map_err(|e| loaded.error(key, format!("cannot listen on {addr}: {e}")))
 }
 
-fn http_builder(loaded: &LoadedConfig) -> auto::Builder<TokioExecutor> {
-    let server = &loaded.config.server;
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+/// Caps the kernel's send buffer of an accepted socket (0 leaves it to autotuning, which grows
+/// it to `net.ipv4.tcp_wmem`'s maximum, 4 MiB by default, for any client that reads slowly).
+fn cap_send_buffer(stream: &TcpStream, bytes: usize) {
+    if bytes == 0 {
+        return;
+    }
+    if let Err(error) = socket2::SockRef::from(stream).set_send_buffer_size(bytes) {
+        tracing::debug!(%error, "cannot cap a socket's send buffer");
+    }
+}
+
+fn http1_builder(server: &ServerConfig) -> http1::Builder {
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(server.header_read_timeout)
         .max_buf_size(server.max_header_bytes)
         .max_headers(server.max_headers);
     builder
-        .http2()
+}
+
+fn http2_builder(server: &ServerConfig) -> http2::Builder<StreamExecutor> {
+    let mut builder = http2::Builder::new(StreamExecutor { send_timeout: server.send_timeout });
+    builder
         .timer(TokioTimer::new())
         .max_concurrent_streams(server.h2_max_concurrent_streams)
         // Also the CONTINUATION flood limit: h2 derives the most CONTINUATION frames one header

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::idle::ActiveGuard;
+use super::streams::StreamProgress;
 use crate::telemetry::{self, Route};
 
 /// Which route kind and store outcome the pipeline reports, carried in response extensions.
@@ -83,26 +85,34 @@ impl RequestLog {
         metrics::counter!(telemetry::RESPONSE_BYTES_TOTAL, "route" => route).increment(self.bytes);
         metrics::histogram!(telemetry::REQUEST_DURATION_SECONDS, "route" => route).record(duration.as_secs_f64());
         metrics::histogram!(telemetry::TIME_TO_FIRST_BYTE_SECONDS, "route" => route).record(self.ttfb.as_secs_f64());
+        // Values from the request are recorded as strings, never with `%`: the text format then
+        // quotes and escapes them (logfmt), so a header cannot forge a field, and the JSON
+        // format writes them as JSON strings.
         let text = |value: &Option<HeaderValue>| value.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
         tracing::info!(
             target: "access",
-            method = %self.method,
-            path = %self.path,
+            method = self.method.as_str(),
+            path = self.path.as_str(),
             status = self.status.as_u16(),
-            range = %text(&self.range),
+            range = text(&self.range).as_str(),
             bytes = self.bytes,
             complete,
-            duration_ms = duration.as_secs_f64() * 1000.0,
-            ttfb_ms = self.ttfb.as_secs_f64() * 1000.0,
+            duration_ms = milliseconds(duration),
+            ttfb_ms = milliseconds(self.ttfb),
             peer = %self.peer,
-            cf_id = %text(&self.cf_id),
-            forwarded_for = %text(&self.forwarded_for),
-            user_agent = %text(&self.user_agent),
+            cf_id = text(&self.cf_id).as_str(),
+            forwarded_for = text(&self.forwarded_for).as_str(),
+            user_agent = text(&self.user_agent).as_str(),
             protocol = self.protocol,
             route,
             storage = self.outcome.storage,
         );
     }
+}
+
+/// A duration in milliseconds, to the microsecond: `17.765`, not `17.765451000000002`.
+fn milliseconds(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 pin_project! {
@@ -113,6 +123,8 @@ pin_project! {
         body: B,
         guard: Option<ActiveGuard>,
         log: Box<RequestLog>,
+        // The HTTP/2 stream's deadline, pushed back by every frame.
+        progress: Option<Arc<StreamProgress>>,
     }
 
     impl<B> PinnedDrop for Tracked<B> {
@@ -123,9 +135,13 @@ pin_project! {
 }
 
 impl<B> Tracked<B> {
-    /// Ties the guard and the log to `body`.
-    pub fn new(body: B, guard: ActiveGuard, log: RequestLog) -> Self {
-        Self { body, guard: Some(guard), log: Box::new(log) }
+    /// Ties the guard, the log and the HTTP/2 stream's progress (none on HTTP/1.1) to `body`.
+    /// The stream's deadline starts now, with the response head ready.
+    pub fn new(body: B, guard: ActiveGuard, log: RequestLog, progress: Option<Arc<StreamProgress>>) -> Self {
+        if let Some(progress) = &progress {
+            progress.moved();
+        }
+        Self { body, guard: Some(guard), log: Box::new(log), progress }
     }
 }
 
@@ -140,6 +156,9 @@ impl<B: Body> Body for Tracked<B> {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.log.bytes += data.remaining() as u64;
+                }
+                if let Some(progress) = this.progress {
+                    progress.moved();
                 }
             }
             Poll::Ready(None | Some(Err(_))) => {
@@ -156,5 +175,91 @@ impl<B: Body> Body for Tracked<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The `key=value` pairs of a logfmt line: values bare or double-quoted with `\` escapes.
+    fn logfmt(line: &str) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        let mut rest = line.trim();
+        while let Some((key, after)) = rest.split_once('=') {
+            let key = key.rsplit(' ').next().unwrap().to_owned();
+            let (value, tail) = match after.strip_prefix('"') {
+                Some(quoted) => {
+                    let mut value = String::new();
+                    let mut chars = quoted.char_indices();
+                    let end = loop {
+                        match chars.next() {
+                            Some((_, '\\')) => value.push(chars.next().unwrap().1),
+                            Some((i, '"')) => break i + 1,
+                            Some((_, c)) => value.push(c),
+                            None => panic!("unterminated value in {line}"),
+                        }
+                    };
+                    (value, &quoted[end..])
+                }
+                None => {
+                    let end = after.find(' ').unwrap_or(after.len());
+                    (after[..end].to_owned(), &after[end..])
+                }
+            };
+            pairs.push((key, value));
+            rest = tail;
+        }
+        pairs
+    }
+
+    #[test]
+    fn request_headers_cannot_forge_fields_of_the_text_access_log() {
+        let forged = r#"x" status=200 path=/forged peer=6.6.6.6:1 \"#;
+        let request = http::Request::get("/sample/a.mp4")
+            .header(header::USER_AGENT, forged)
+            .header(header::RANGE, "bytes=0-1 status=500")
+            .header("x-amz-cf-id", "id=\"1\"")
+            .body(())
+            .unwrap();
+        let (parts, ()) = request.into_parts();
+        let log = RequestLog::new(&parts, Instant::now(), "127.0.0.1:4000".parse().unwrap(), "http1");
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+        tracing::subscriber::with_default(subscriber, || log.finish());
+        let line = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let fields = logfmt(line.split_once("access: ").expect("an access event").1);
+        let value = |key: &str| {
+            let found: Vec<_> = fields.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect();
+            assert_eq!(found.len(), 1, "{key} appears once in {line}");
+            found[0].to_owned()
+        };
+        assert_eq!(value("user_agent"), forged);
+        assert_eq!(value("range"), "bytes=0-1 status=500");
+        assert_eq!(value("cf_id"), "id=\"1\"");
+        assert_eq!(value("path"), "/sample/a.mp4");
+        assert_eq!(value("status"), "200");
+        assert_eq!(value("peer"), "127.0.0.1:4000");
+        let duration = value("duration_ms");
+        assert!(duration.split_once('.').is_none_or(|(_, decimals)| decimals.len() <= 3), "{duration}");
     }
 }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::HeaderValue;
 
-use super::{ByteStream, ObjectMeta, ObjectStore, StoreError};
+use super::{ByteStream, ChunkLimit, ObjectMeta, ObjectStore, StoreError};
 use crate::key::ObjectKey;
 use crate::media_type;
 use crate::plan::{ByteRange, whole_seconds};
@@ -135,16 +135,20 @@ impl ObjectStore for LocalStore {
 /// mid-read ends the stream with `Changed`, never with a short or mixed success: each chunk is
 /// checked against the version after it is read (one `fstat` per chunk).
 fn read_chunks(file: Arc<File>, version: Version, range: ByteRange) -> ByteStream {
-    Box::pin(async_stream::try_stream! {
-        let mut offset = range.start();
-        while offset < range.end() {
-            let len = usize::try_from(range.end() - offset).unwrap_or(usize::MAX).min(CHUNK_BYTES);
-            let file = Arc::clone(&file);
-            let chunk = blocking(move || read_chunk(&file, version, offset, len)).await?;
-            offset += chunk.len() as u64;
-            yield chunk;
-        }
-    })
+    let limit = ChunkLimit::default();
+    ByteStream::sized(
+        limit.clone(),
+        async_stream::try_stream! {
+            let mut offset = range.start();
+            while offset < range.end() {
+                let len = usize::try_from(range.end() - offset).unwrap_or(usize::MAX).min(limit.get_or(CHUNK_BYTES));
+                let file = Arc::clone(&file);
+                let chunk = blocking(move || read_chunk(&file, version, offset, len)).await?;
+                offset += chunk.len() as u64;
+                yield chunk;
+            }
+        },
+    )
 }
 
 fn read_chunk(file: &File, version: Version, offset: u64, len: usize) -> Result<Bytes, StoreError> {

@@ -10,6 +10,9 @@ mod local;
 mod s3;
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -18,14 +21,67 @@ use futures_util::future::BoxFuture;
 use http::{HeaderValue, StatusCode};
 
 pub use cache::{CacheLookup, CachedStore, report_lookups};
-pub use local::LocalStore;
+pub use local::{CHUNK_BYTES, LocalStore};
 pub use s3::{S3Store, StaticCredentials};
 
 use crate::key::ObjectKey;
 use crate::plan::{ByteRange, Validators};
 
 /// The chunks of one ranged read, in order. Each chunk is a `Bytes` handed to hyper as is.
-pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StoreError>> + Send>>;
+///
+/// A store that reads into fresh memory (the local folder) sizes each read by the stream's
+/// [`ChunkLimit`], which the response body sets from its client's pace: a slow or stalled client
+/// then holds small chunks instead of full-size ones. Stores whose chunks come as they come (S3,
+/// slices of cached blocks) ignore it; the body splits what is larger.
+pub struct ByteStream {
+    chunks: Pin<Box<dyn Stream<Item = Result<Bytes, StoreError>> + Send>>,
+    limit: Option<ChunkLimit>,
+}
+
+/// The most bytes the next read of a [`ByteStream`] should take; 0 leaves it to the store.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkLimit(Arc<AtomicUsize>);
+
+impl ChunkLimit {
+    /// The limit, or `default` when none is set.
+    pub fn get_or(&self, default: usize) -> usize {
+        match self.0.load(Ordering::Relaxed) {
+            0 => default,
+            limit => limit.min(default),
+        }
+    }
+
+    fn set(&self, limit: usize) {
+        self.0.store(limit, Ordering::Relaxed);
+    }
+}
+
+impl ByteStream {
+    /// Chunks whose sizes the store decides.
+    pub fn new(chunks: impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static) -> Self {
+        Self { chunks: Box::pin(chunks), limit: None }
+    }
+
+    /// Chunks read `limit.get_or(..)` bytes at a time; `limit` is the stream's [`ChunkLimit`].
+    pub fn sized(limit: ChunkLimit, chunks: impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static) -> Self {
+        Self { chunks: Box::pin(chunks), limit: Some(limit) }
+    }
+
+    /// Asks the store to read at most `bytes` for the next chunk, if it reads at all.
+    pub fn limit_next_chunk(&self, bytes: usize) {
+        if let Some(limit) = &self.limit {
+            limit.set(bytes);
+        }
+    }
+}
+
+impl Stream for ByteStream {
+    type Item = Result<Bytes, StoreError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.chunks.as_mut().poll_next(cx)
+    }
+}
 
 /// What the origin knows about one version of an object.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -236,7 +236,7 @@ impl ObjectStore for CachedStore {
 /// later block is looked up when the client has taken the one before, and the block after the
 /// one being sent is read ahead. A response holds only the slices it has yet to send.
 fn serve(shared: Arc<Shared>, key: ObjectKey, meta: ObjectMeta, range: ByteRange, first: Part) -> ByteStream {
-    Box::pin(async_stream::try_stream! {
+    ByteStream::new(async_stream::try_stream! {
         let (first_index, last_index) = shared.blocks(&meta).touched(range);
         // One registry lookup per response; each slice is then an atomic add.
         let from_cache = metrics::counter!(telemetry::CACHE_BYTES_TOTAL, "source" => "cache");

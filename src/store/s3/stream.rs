@@ -21,7 +21,7 @@ pub(super) fn resumable(
     range: ByteRange,
     first: aws_sdk_s3::primitives::ByteStream,
 ) -> ByteStream {
-    Box::pin(async_stream::try_stream! {
+    ByteStream::new(async_stream::try_stream! {
         let mut body = first;
         let mut offset = range.start();
         let mut resumes = 0u32;

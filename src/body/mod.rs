@@ -4,11 +4,20 @@
 //! sends too much, the body fails instead of ending: hyper then closes the HTTP/1.1 connection
 //! before the promised length, or resets the HTTP/2 stream, so a client can never take a short or
 //! padded body for a whole one.
+//!
+//! A stream body can also be paced ([`pace`]): what it holds then follows its client's speed and
+//! counts against the budget all bodies share.
+
+mod pace;
+
+use pace::Pace;
+pub use pace::{BodyBudget, MAX_WINDOW, MIN_WINDOW};
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::store::{ByteStream, StoreError};
@@ -42,6 +51,8 @@ pub enum ResponseBody {
         chunks: ByteStream,
         /// Bytes still to send.
         remaining: u64,
+        /// The pace, once the server has set one (see [`ResponseBody::paced`]).
+        pace: Option<Box<Pace>>,
     },
 }
 
@@ -53,7 +64,17 @@ impl ResponseBody {
 
     /// A stream that must yield exactly `len` bytes.
     pub fn stream(chunks: ByteStream, len: u64) -> Self {
-        Self::Stream { chunks, remaining: len }
+        Self::Stream { chunks, remaining: len, pace: None }
+    }
+
+    /// Paces a stream body from `budget`; other bodies are fixed and tiny, and stay as they are.
+    pub fn paced(self, budget: &BodyBudget) -> Self {
+        match self {
+            Self::Stream { chunks, remaining, pace: None } => {
+                Self::Stream { chunks, remaining, pace: Some(Box::new(Pace::new(budget))) }
+            }
+            other => other,
+        }
     }
 
     /// The payload of a fixed body, for tests and for logging sizes.
@@ -74,11 +95,14 @@ impl Body for ResponseBody {
         match self.get_mut() {
             Self::Empty => Poll::Ready(None),
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Self::Stream { chunks, remaining } => {
+            Self::Stream { chunks, remaining, pace } => {
                 if *remaining == 0 {
                     return Poll::Ready(None);
                 }
-                let next = ready!(chunks.as_mut().poll_next(cx));
+                let next = match pace {
+                    Some(pace) => ready!(next_piece(chunks, pace, cx)),
+                    None => ready!(chunks.poll_next_unpin(cx)),
+                };
                 let frame = match next {
                     Some(Ok(chunk)) => take_chunk(remaining, chunk),
                     Some(Err(error)) => Err(BodyError::Store(error)),
@@ -111,6 +135,24 @@ impl Body for ResponseBody {
     }
 }
 
+/// The next chunk of a paced body: once the pace allows, the rest of a split chunk or the next
+/// chunk from the store (asked to read no more than the window), cut to the window.
+fn next_piece(
+    chunks: &mut ByteStream,
+    pace: &mut Pace,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Bytes, StoreError>>> {
+    ready!(pace.poll_ready(cx));
+    let next = match pace.take_rest() {
+        Some(rest) => Some(Ok(rest)),
+        None => {
+            chunks.limit_next_chunk(pace.window());
+            ready!(chunks.poll_next_unpin(cx))
+        }
+    };
+    Poll::Ready(next.map(|chunk| chunk.map(|chunk| pace.piece(chunk))))
+}
+
 fn take_chunk(remaining: &mut u64, chunk: Bytes) -> Result<Frame<Bytes>, BodyError> {
     let len = chunk.len() as u64;
     if len > *remaining {
@@ -126,7 +168,7 @@ mod tests {
     use http_body_util::BodyExt;
 
     fn chunks(items: Vec<Result<&'static [u8], StoreError>>) -> ByteStream {
-        Box::pin(futures_util::stream::iter(items.into_iter().map(|r| r.map(Bytes::from_static))))
+        ByteStream::new(futures_util::stream::iter(items.into_iter().map(|r| r.map(Bytes::from_static))))
     }
 
     #[tokio::test]
@@ -134,6 +176,29 @@ mod tests {
         let body = ResponseBody::stream(chunks(vec![Ok(b"ab"), Ok(b"cd")]), 4);
         assert_eq!(body.size_hint().exact(), Some(4));
         assert_eq!(body.collect().await.unwrap().to_bytes(), "abcd");
+    }
+
+    #[tokio::test]
+    async fn a_paced_stream_sends_every_byte_in_pieces_that_follow_its_client() {
+        let content: Vec<u8> = (0..MAX_WINDOW * 3 + 5).map(|i| (i % 251) as u8).collect();
+        let chunks = content.chunks(MAX_WINDOW).map(|c| Ok(Bytes::copy_from_slice(c))).collect::<Vec<_>>();
+        let budget = BodyBudget::new(MAX_WINDOW);
+        let mut body = ResponseBody::stream(ByteStream::new(futures_util::stream::iter(chunks)), content.len() as u64)
+            .paced(&budget);
+        let mut sent = Vec::new();
+        let mut sizes = Vec::new();
+        // Like a transport: each frame is written (dropped) before the next is asked for.
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap();
+            assert!(budget.used() >= data.len(), "a piece holds its bytes of the budget");
+            sizes.push(data.len());
+            sent.extend_from_slice(&data);
+        }
+        assert_eq!(sent, content);
+        assert_eq!(sizes[0], MIN_WINDOW, "a new body starts small");
+        assert!(sizes.iter().all(|&size| size <= MAX_WINDOW));
+        assert!(sizes.contains(&MAX_WINDOW), "a client that takes everything at once gets full pieces");
+        assert_eq!(budget.used(), 0);
     }
 
     #[tokio::test]

@@ -1,0 +1,285 @@
+//! Pacing: what a response body may hold is set by how fast its client takes it, and all bodies
+//! together hold no more than `server.body_buffer_bytes`.
+//!
+//! Every chunk a body hands to hyper is a *piece*: a `Bytes` whose owner carries its share of the
+//! global [`BodyBudget`] and tells the body's [`Flow`] when the transport has written it and
+//! dropped it. Three rules follow from that one mechanism:
+//!
+//! - **A window per body.** The next piece is read only once the body's unwritten pieces are
+//!   below its window, so a body holds at most two windows whatever its client does.
+//! - **The window follows the client.** It starts at [`MIN_WINDOW`] and is recomputed from each
+//!   written piece as about [`HOLD`] of the rate that piece went out at, between [`MIN_WINDOW`]
+//!   and [`MAX_WINDOW`] and at most four times the previous window. A fast client reaches full
+//!   chunks within two pieces; a stalled HTTP/2 stream (zero window) or a slow reader holds
+//!   [`MIN_WINDOW`]-sized pieces. The store is asked to read no more than the window (see
+//!   `store::ChunkLimit`), and a larger chunk is split without copying.
+//! - **One budget for all bodies.** A piece's bytes are claimed from the budget before the store
+//!   is polled for them, and given back when the piece is dropped. When the budget is spent, new
+//!   reads wait; they never fail.
+//!
+//! The budget is a tokio semaphore counting bytes: it is fair (first come, first served) and its
+//! waiters are woken by the drops that free room.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::PollSemaphore;
+
+use crate::telemetry;
+
+/// The smallest window: one TLS record's worth, and what a body whose client takes nothing holds.
+pub const MIN_WINDOW: usize = 16 * 1024;
+/// The largest window: the local store's read size, which keeps a fast client at full speed.
+pub const MAX_WINDOW: usize = crate::store::CHUNK_BYTES;
+/// How much of its client's throughput a body aims to hold.
+pub const HOLD: Duration = Duration::from_millis(250);
+
+/// Bytes all response bodies may hold at once: read from the store, not yet written.
+#[derive(Debug, Clone)]
+pub struct BodyBudget {
+    bytes: Arc<Semaphore>,
+    limit: usize,
+}
+
+impl BodyBudget {
+    /// A budget of `limit` bytes (at least one full window, so every body can make progress).
+    pub fn new(limit: usize) -> Self {
+        let limit = limit.max(MAX_WINDOW);
+        Self { bytes: Arc::new(Semaphore::new(limit)), limit }
+    }
+
+    /// Bytes held by bodies now.
+    pub fn used(&self) -> usize {
+        self.limit - self.bytes.available_permits()
+    }
+}
+
+/// One body's pace: its window, its unwritten pieces, and its claim on the budget.
+pub struct Pace {
+    budget: BodyBudget,
+    flow: Arc<Flow>,
+    /// The claim for the next piece, taken before the store is polled.
+    claim: Option<OwnedSemaphorePermit>,
+    /// Created only when the budget makes this body wait.
+    waiting: Option<PollSemaphore>,
+    /// The part of a chunk larger than the window, sent as the next piece.
+    rest: Option<Bytes>,
+}
+
+/// What a body's pieces report back when they are written.
+struct Flow {
+    /// Bytes handed to the transport and not yet dropped by it.
+    unwritten: AtomicUsize,
+    /// The current window in bytes.
+    window: AtomicUsize,
+    /// The body's task, when it waits for its pieces to be written.
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Pace {
+    /// A pace for one body, drawing on `budget`.
+    pub fn new(budget: &BodyBudget) -> Self {
+        let flow =
+            Flow { unwritten: AtomicUsize::new(0), window: AtomicUsize::new(MIN_WINDOW), waker: Mutex::new(None) };
+        Self { budget: budget.clone(), flow: Arc::new(flow), claim: None, waiting: None, rest: None }
+    }
+
+    /// The window: the most bytes the next piece may have.
+    pub fn window(&self) -> usize {
+        self.flow.window.load(Ordering::Relaxed)
+    }
+
+    /// Ready once the body may read its next piece: its earlier pieces are below the window and
+    /// the budget has room for one more.
+    pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.flow.unwritten.load(Ordering::Acquire) >= self.window() {
+            // Registered before the second look, so a piece written in between still wakes us.
+            *self.flow.waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+            if self.flow.unwritten.load(Ordering::Acquire) >= self.window() {
+                return Poll::Pending;
+            }
+        }
+        if self.claim.is_none() {
+            let want = u32::try_from(self.window()).expect("windows are at most MAX_WINDOW");
+            self.claim = match Arc::clone(&self.budget.bytes).try_acquire_many_owned(want) {
+                Ok(claim) => Some(claim),
+                Err(_) => Some(std::task::ready!(self.wait_for_budget(cx, want))),
+            };
+        }
+        Poll::Ready(())
+    }
+
+    fn wait_for_budget(&mut self, cx: &mut Context<'_>, want: u32) -> Poll<OwnedSemaphorePermit> {
+        let waiting = self.waiting.get_or_insert_with(|| {
+            metrics::counter!(telemetry::BODY_BUDGET_WAITS_TOTAL).increment(1);
+            PollSemaphore::new(Arc::clone(&self.budget.bytes))
+        });
+        match std::task::ready!(waiting.poll_acquire_many(cx, want)) {
+            Some(claim) => {
+                self.waiting = None;
+                Poll::Ready(claim)
+            }
+            // The semaphore is never closed.
+            None => Poll::Pending,
+        }
+    }
+
+    /// A piece left over from a chunk larger than the window, sent before the store is polled.
+    pub fn take_rest(&mut self) -> Option<Bytes> {
+        self.rest.take()
+    }
+
+    /// Turns `chunk` into a piece of at most the window, carrying its claim; the rest of a larger
+    /// chunk is kept for the next call. Only after [`Pace::poll_ready`] was ready.
+    pub fn piece(&mut self, mut chunk: Bytes) -> Bytes {
+        let mut claim = self.claim.take().expect("poll_ready claimed the budget first");
+        if chunk.len() > claim.num_permits() {
+            self.rest = Some(chunk.split_off(claim.num_permits()));
+        }
+        let len = chunk.len();
+        // What the piece does not use goes back to the budget now.
+        let claim = claim.split(len).unwrap_or(claim);
+        self.flow.unwritten.fetch_add(len, Ordering::AcqRel);
+        Bytes::from_owner(Piece { bytes: chunk, _claim: claim, flow: Arc::clone(&self.flow), sent: Instant::now() })
+    }
+}
+
+/// A chunk on its way out: gives back its budget and reports its pace when dropped.
+struct Piece {
+    bytes: Bytes,
+    _claim: OwnedSemaphorePermit,
+    flow: Arc<Flow>,
+    sent: Instant,
+}
+
+impl AsRef<[u8]> for Piece {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Piece {
+    fn drop(&mut self) {
+        let len = self.bytes.len();
+        let window = self.flow.window.load(Ordering::Relaxed);
+        self.flow.window.store(next_window(window, len, self.sent.elapsed()), Ordering::Relaxed);
+        self.flow.unwritten.fetch_sub(len, Ordering::AcqRel);
+        if let Some(waker) = self.flow.waker.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            waker.wake();
+        }
+    }
+}
+
+/// The window after a piece of `len` bytes took `took` to be written: [`HOLD`] of that rate,
+/// growing at most fourfold at a time, within [`MIN_WINDOW`] and [`MAX_WINDOW`].
+fn next_window(window: usize, len: usize, took: Duration) -> usize {
+    let hold = HOLD.as_nanos();
+    let took = took.as_nanos().max(1);
+    let at_rate = usize::try_from(len as u128 * hold / took).unwrap_or(usize::MAX);
+    at_rate.min(window.saturating_mul(4)).clamp(MIN_WINDOW, MAX_WINDOW)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use super::*;
+
+    const KIB: usize = 1024;
+
+    #[test]
+    fn the_window_follows_the_rate_a_piece_went_out_at() {
+        let ms = Duration::from_millis;
+        let cases = [
+            // (window, piece, took) -> next window
+            (MIN_WINDOW, 16 * KIB, ms(1), 64 * KIB), // fast: grows, at most fourfold
+            (64 * KIB, 64 * KIB, ms(1), MAX_WINDOW), // fast again: capped
+            (MAX_WINDOW, MAX_WINDOW, ms(250), MAX_WINDOW), // exactly HOLD of its rate
+            (MAX_WINDOW, MAX_WINDOW, ms(1000), 64 * KIB), // a quarter of the rate
+            (MAX_WINDOW, 16 * KIB, Duration::from_secs(30), MIN_WINDOW), // stalled: the floor
+            (MIN_WINDOW, 0, Duration::ZERO, MIN_WINDOW), // nothing sent, nothing learnt
+        ];
+        for (window, len, took, next) in cases {
+            assert_eq!(next_window(window, len, took), next, "{window} {len} {took:?}");
+        }
+    }
+
+    async fn ready(pace: &mut Pace) {
+        poll_fn(|cx| pace.poll_ready(cx)).await;
+    }
+
+    fn is_ready(pace: &mut Pace) -> bool {
+        let waker = futures_util::task::noop_waker();
+        pace.poll_ready(&mut Context::from_waker(&waker)).is_ready()
+    }
+
+    #[tokio::test]
+    async fn a_piece_holds_its_bytes_of_the_budget_until_written() {
+        let budget = BodyBudget::new(MAX_WINDOW);
+        let mut pace = Pace::new(&budget);
+        ready(&mut pace).await;
+        assert_eq!(budget.used(), MIN_WINDOW, "the claim is taken before the store is polled");
+        let piece = pace.piece(Bytes::from(vec![7u8; 1000]));
+        assert_eq!(budget.used(), 1000, "what the chunk did not use went back");
+        assert_eq!(&piece[..], &[7u8; 1000][..]);
+        drop(piece);
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_chunk_larger_than_the_window_is_split_without_a_copy() {
+        let budget = BodyBudget::new(MAX_WINDOW);
+        let mut pace = Pace::new(&budget);
+        let chunk = Bytes::from(vec![1u8; MIN_WINDOW + 10]);
+        let start = chunk.as_ptr();
+        ready(&mut pace).await;
+        let piece = pace.piece(chunk);
+        assert_eq!((piece.len(), piece.as_ptr()), (MIN_WINDOW, start));
+        let rest = pace.take_rest().expect("the rest is kept");
+        assert_eq!(rest.len(), 10);
+        assert_eq!(rest.as_ptr(), start.wrapping_add(MIN_WINDOW));
+    }
+
+    #[tokio::test]
+    async fn a_body_waits_while_its_pieces_are_unwritten() {
+        let budget = BodyBudget::new(8 * MAX_WINDOW);
+        let mut pace = Pace::new(&budget);
+        ready(&mut pace).await;
+        let piece = pace.piece(Bytes::from(vec![0u8; MIN_WINDOW]));
+        assert!(!is_ready(&mut pace), "a whole window is unwritten");
+        let waiting = tokio::spawn(async move {
+            ready(&mut pace).await;
+            pace
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        drop(piece);
+        let pace = waiting.await.unwrap();
+        assert!(pace.window() > MIN_WINDOW, "a piece written at once opens the window");
+    }
+
+    #[tokio::test]
+    async fn a_spent_budget_makes_new_reads_wait_and_never_fail() {
+        let budget = BodyBudget::new(MAX_WINDOW);
+        let mut first = Pace::new(&budget);
+        let mut pieces = Vec::new();
+        while budget.used() + MIN_WINDOW <= MAX_WINDOW {
+            ready(&mut first).await;
+            pieces.push(first.piece(Bytes::from(vec![0u8; MIN_WINDOW])));
+            // Each piece is written "slowly": the window stays at the floor, and the gate is
+            // opened by hand so that one body can spend the whole budget.
+            first.flow.unwritten.store(0, Ordering::Release);
+        }
+        let mut second = Pace::new(&budget);
+        assert!(!is_ready(&mut second), "no room left");
+        let waiting = tokio::spawn(async move { ready(&mut second).await });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        pieces.pop();
+        waiting.await.unwrap();
+    }
+}
