@@ -62,7 +62,9 @@ pub const CONNECTIONS_SHED_TOTAL: &str = "vod_origin_connections_shed_total";
 pub const SEND_STALLS_TOTAL: &str = "vod_origin_send_stalls_total";
 /// Connections the server closed before the client did, by `reason`: `refused` (after a refusal
 /// of the peer or the CDN secret), `refusal_timeout` (the refusal could not be sent in time),
-/// `idle`, `drain_timeout`.
+/// `no_request` (none within `server.handshake_timeout`), `idle`, `header_timeout` (HTTP/1.1:
+/// the next request head did not come in time), `bad_request` (a head that does not parse),
+/// `protocol_error` (HTTP/2: GOAWAY for a flood or a broken frame), `drain_timeout`.
 pub const CONNECTIONS_CLOSED_TOTAL: &str = "vod_origin_connections_closed_total";
 /// Bytes response bodies hold now (read from the store, not yet written to a socket); never
 /// above `server.body_buffer_bytes`. Refreshed every few seconds.

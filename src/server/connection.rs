@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Shared;
 use super::idle::Activity;
-use super::linger::Lingering;
+use super::linger::{Lingering, ResetOnClose};
 use super::request_log::{RequestLog, Tracked};
 use super::stall::{self, SendStall};
 use super::streams;
@@ -82,9 +82,10 @@ pub(super) async fn serve(stream: TcpStream, accepted: Accepted, shared: Arc<Sha
 }
 
 async fn serve_protocol(stream: TcpStream, accepted: Accepted, shared: Arc<Shared>, shutdown: Stop) {
-    let (stream, send_stall) = stall::watch(Lingering::new(stream));
+    let reset = ResetOnClose::default();
+    let (stream, send_stall) = stall::watch(Lingering::new(stream, reset.clone()));
     let peer = accepted.peer;
-    let connection = Connection { accepted, send_stall, shared, shutdown };
+    let connection = Connection { accepted, send_stall, reset, shared, shutdown };
     match accepted.listener {
         Listener::PlainHttp => http1(stream, "http1-plain", connection).await,
         Listener::Admin => http1(stream, "admin", connection).await,
@@ -118,6 +119,8 @@ async fn serve_protocol(stream: TcpStream, accepted: Accepted, shared: Arc<Share
 struct Connection {
     accepted: Accepted,
     send_stall: SendStall,
+    /// Set when the server abandons the connection: its socket is then reset, not closed.
+    reset: ResetOnClose,
     shared: Arc<Shared>,
     shutdown: Stop,
 }
@@ -186,6 +189,9 @@ impl Connection {
                 };
                 if closes_connection(&response) {
                     closing_answer.notify_one();
+                    if protocol == "h2" {
+                        response = without_body(response);
+                    }
                 }
                 let mut log = RequestLog::new(&parts, start, peer, protocol);
                 log.respond(&mut response);
@@ -202,6 +208,16 @@ fn closes_connection<B>(response: &http::Response<B>) -> bool {
     response.headers().get(http::header::CONNECTION).is_some_and(|value| value == "close")
 }
 
+/// A refusal that ends an HTTP/2 connection goes without its short text: HEADERS need no
+/// flow-control window, DATA does, and a client that keeps its window shut would otherwise hold
+/// the answer, and the connection, until `server.refusal_timeout`.
+fn without_body(response: http::Response<ResponseBody>) -> http::Response<ResponseBody> {
+    let (mut parts, _) = response.into_parts();
+    parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(0));
+    parts.headers.remove(http::header::CONTENT_TYPE);
+    http::Response::from_parts(parts, ResponseBody::Empty)
+}
+
 /// Drives a served connection until it ends, applying every deadline the server sets on it.
 /// `graceful_shutdown` is the protocol's own: finish what is in flight, take nothing new (GOAWAY
 /// on HTTP/2).
@@ -209,7 +225,12 @@ async fn drive<C>(served: C, graceful_shutdown: fn(Pin<&mut C>), connection: Con
 where
     C: Future<Output = Result<(), hyper::Error>>,
 {
-    let Connection { accepted: Accepted { peer, .. }, send_stall, shared, shutdown } = connection;
+    let Connection { accepted: Accepted { peer, .. }, send_stall, reset, shared, shutdown } = connection;
+    // Abandoning a connection resets it, so the kernel drops what it still had to send.
+    let abandon = |reason| {
+        reset.set();
+        closed(peer, reason);
+    };
     let limits = &shared.limits;
     tokio::pin!(served);
     let idle = watch.activity.idle_for(limits.idle_timeout);
@@ -224,17 +245,20 @@ where
             result = served.as_mut() => {
                 if let Err(error) = result {
                     tracing::debug!(%peer, %error, "connection ended with an error");
+                    if let Some(reason) = close_reason(&error) {
+                        closed(peer, reason);
+                    }
                 }
                 return;
             }
-            () = shutdown.stopping.cancelled() => return closed(peer, "drain_timeout"),
+            () = shutdown.stopping.cancelled() => return abandon("drain_timeout"),
             () = send_stall.exceeds(limits.send_timeout) => {
                 metrics::counter!(telemetry::SEND_STALLS_TOTAL, "scope" => "connection").increment(1);
                 tracing::info!(%peer, timeout = ?limits.send_timeout, "closing a connection whose client reads nothing");
-                return;
+                return reset.set();
             }
             () = &mut first_request => return closed(peer, "no_request"),
-            () = &mut refusal_deadline, if refused => return closed(peer, "refusal_timeout"),
+            () = &mut refusal_deadline, if refused => return abandon("refusal_timeout"),
             () = watch.closing_answer.notified(), if !refused => {
                 refused = true;
                 closed(peer, "refused");
@@ -252,6 +276,20 @@ where
             }
         }
     }
+}
+
+/// Why hyper itself ended a connection, when it was the server's decision: the request head
+/// took too long (HTTP/1.1), could not be parsed, or the client broke the HTTP/2 protocol (a
+/// flood, a reset storm: h2 sent GOAWAY). A client that simply left is not counted.
+fn close_reason(error: &hyper::Error) -> Option<&'static str> {
+    if error.is_timeout() {
+        return Some("header_timeout");
+    }
+    if error.is_parse() || error.is_parse_too_large() {
+        return Some("bad_request");
+    }
+    let h2 = std::error::Error::source(error).and_then(|source| source.downcast_ref::<h2::Error>());
+    h2.filter(|h2| h2.is_go_away() && h2.is_library()).map(|_| "protocol_error")
 }
 
 /// Counts a connection the server ends (or starts ending) for `reason`.
