@@ -109,6 +109,8 @@ fn server_params() -> Result<CertificateParams, String> {
     params.distinguished_name = name("localhost");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    // Strict validators (sslyze's) want the leaf to name its issuer's key (RFC 5280 §4.2.1.1).
+    params.use_authority_key_identifier_extension = true;
     let now = OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
     params.not_after = now + SERVER_VALIDITY;
@@ -130,4 +132,22 @@ fn write_file(path: &Path, content: &[u8], mode: u32) -> Result<(), String> {
         .open(path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     file.write_all(content).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    use super::*;
+
+    #[test]
+    fn the_leaf_names_its_issuers_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ensure(dir.path()).unwrap();
+        let leaf = CertificateDer::pem_file_iter(&paths.server_chain).unwrap().next().unwrap().unwrap();
+        // The DER of the authorityKeyIdentifier extension's OID, 2.5.29.35.
+        let authority_key_identifier = [0x06, 0x03, 0x55, 0x1d, 0x23];
+        assert!(leaf.windows(5).any(|w| w == authority_key_identifier), "no authorityKeyIdentifier");
+    }
 }

@@ -34,23 +34,24 @@ impl Mounts {
     /// Builds the table from `storage.s3.bucket`/`prefix` (mounted at `/`) and `storage.s3.mounts`.
     pub fn new(loaded: &LoadedConfig) -> Result<Self, ConfigError> {
         let s3 = &loaded.config.storage.s3;
+        // Each mount with the key its errors name: the root mount is `storage.s3.bucket`, the
+        // others their own index in `[[storage.s3.mounts]]`.
         let mut mounts = Vec::new();
         if let Some(bucket) = &s3.bucket {
-            mounts.push(S3Mount { path: "/".into(), bucket: bucket.clone(), prefix: s3.prefix.clone() });
+            let root = S3Mount { path: "/".into(), bucket: bucket.clone(), prefix: s3.prefix.clone() };
+            mounts.push(("storage.s3.bucket".to_owned(), root));
         } else if !s3.prefix.is_empty() {
             return Err(loaded.error("storage.s3.prefix", "set storage.s3.bucket too, or use storage.s3.mounts"));
         }
-        mounts.extend(s3.mounts.iter().cloned());
+        mounts.extend(s3.mounts.iter().enumerate().map(|(i, m)| (format!("storage.s3.mounts.{i}"), m.clone())));
         if mounts.is_empty() {
             return Err(loaded.error("storage.s3.bucket", "set a bucket, or at least one [[storage.s3.mounts]]"));
         }
         let mut table = Vec::with_capacity(mounts.len());
-        for (i, mount) in mounts.iter().enumerate() {
-            let mount = compile(mount).map_err(|reason| loaded.error(&format!("storage.s3.mounts.{i}"), reason))?;
+        for (key, mount) in &mounts {
+            let mount = compile(mount).map_err(|reason| loaded.error(key, reason))?;
             if table.iter().any(|m: &Mount| m.path == mount.path) {
-                return Err(
-                    loaded.error(&format!("storage.s3.mounts.{i}"), format!("path /{} is mounted twice", mount.path))
-                );
+                return Err(loaded.error(key, format!("path /{} is mounted twice", mount.path)));
             }
             table.push(mount);
         }
@@ -134,6 +135,12 @@ mod tests {
         assert_eq!(error.key, "storage.s3.mounts.0");
         let error =
             mounts("[storage.s3]\nbucket = \"m\"\n[[storage.s3.mounts]]\npath = \"/\"\nbucket = \"A\"\n").unwrap_err();
+        assert_eq!(error.key, "storage.s3.mounts.0", "the first mount of the file, after the root bucket");
+        let error = mounts(
+            "[storage.s3]\nbucket = \"m\"\n[[storage.s3.mounts]]\npath = \"/a\"\nbucket = \"A\"\n\
+             [[storage.s3.mounts]]\npath = \"/../b\"\nbucket = \"B\"\n",
+        )
+        .unwrap_err();
         assert_eq!(error.key, "storage.s3.mounts.1");
     }
 }
