@@ -8,11 +8,14 @@
 //! - **A window per body.** The next piece is read only once the body's unwritten pieces are
 //!   below its window, so a body holds at most two windows whatever its client does.
 //! - **The window follows the client.** It starts at [`MIN_WINDOW`] and is recomputed from each
-//!   written piece as about [`HOLD`] of the rate that piece went out at, between [`MIN_WINDOW`]
-//!   and [`MAX_WINDOW`] and at most four times the previous window. A fast client reaches full
-//!   chunks within two pieces; a stalled HTTP/2 stream (zero window) or a slow reader holds
-//!   [`MIN_WINDOW`]-sized pieces. The store is asked to read no more than the window (see
-//!   `store::ChunkLimit`), and a larger chunk is split without copying.
+//!   written piece as about [`HOLD`] of the rate that piece went out at, within [`MIN_WINDOW`]
+//!   and [`MAX_WINDOW`], and never more than the client has taken so far. That last rule is what
+//!   keeps slow readers small: the first pieces of any response go out at once, into the kernel's
+//!   socket buffer, and a rule on rate alone would grow every window to the maximum just before
+//!   a slow client's socket fills up. A fast client reaches full 256 KiB pieces after its first
+//!   512 KiB; a stalled HTTP/2 stream (zero window) holds one 16 KiB piece, a slow reader a few
+//!   tens of KiB. The store is asked to read no more than the window (see `store::ChunkLimit`),
+//!   and a larger chunk is split without copying.
 //! - **One budget for all bodies.** A piece's bytes are claimed from the budget before the store
 //!   is polled for them, and given back when the piece is dropped. When the budget is spent, new
 //!   reads wait; they never fail.
@@ -76,6 +79,8 @@ struct Flow {
     unwritten: AtomicUsize,
     /// The current window in bytes.
     window: AtomicUsize,
+    /// Bytes written so far: what the client has taken.
+    written: AtomicUsize,
     /// The body's task, when it waits for its pieces to be written.
     waker: Mutex<Option<Waker>>,
 }
@@ -83,8 +88,12 @@ struct Flow {
 impl Pace {
     /// A pace for one body, drawing on `budget`.
     pub fn new(budget: &BodyBudget) -> Self {
-        let flow =
-            Flow { unwritten: AtomicUsize::new(0), window: AtomicUsize::new(MIN_WINDOW), waker: Mutex::new(None) };
+        let flow = Flow {
+            unwritten: AtomicUsize::new(0),
+            window: AtomicUsize::new(MIN_WINDOW),
+            written: AtomicUsize::new(0),
+            waker: Mutex::new(None),
+        };
         Self { budget: budget.clone(), flow: Arc::new(flow), claim: None, waiting: None, rest: None }
     }
 
@@ -165,8 +174,8 @@ impl AsRef<[u8]> for Piece {
 impl Drop for Piece {
     fn drop(&mut self) {
         let len = self.bytes.len();
-        let window = self.flow.window.load(Ordering::Relaxed);
-        self.flow.window.store(next_window(window, len, self.sent.elapsed()), Ordering::Relaxed);
+        let written = self.flow.written.fetch_add(len, Ordering::Relaxed) + len;
+        self.flow.window.store(next_window(len, self.sent.elapsed(), written), Ordering::Relaxed);
         self.flow.unwritten.fetch_sub(len, Ordering::AcqRel);
         if let Some(waker) = self.flow.waker.lock().unwrap_or_else(PoisonError::into_inner).take() {
             waker.wake();
@@ -174,13 +183,14 @@ impl Drop for Piece {
     }
 }
 
-/// The window after a piece of `len` bytes took `took` to be written: [`HOLD`] of that rate,
-/// growing at most fourfold at a time, within [`MIN_WINDOW`] and [`MAX_WINDOW`].
-fn next_window(window: usize, len: usize, took: Duration) -> usize {
+/// The window after a piece of `len` bytes took `took` to be written, `written` bytes having
+/// been taken in all: [`HOLD`] of that rate, no more than `written`, within [`MIN_WINDOW`] and
+/// [`MAX_WINDOW`].
+fn next_window(len: usize, took: Duration, written: usize) -> usize {
     let hold = HOLD.as_nanos();
     let took = took.as_nanos().max(1);
     let at_rate = usize::try_from(len as u128 * hold / took).unwrap_or(usize::MAX);
-    at_rate.min(window.saturating_mul(4)).clamp(MIN_WINDOW, MAX_WINDOW)
+    at_rate.min(written).clamp(MIN_WINDOW, MAX_WINDOW)
 }
 
 #[cfg(test)]
@@ -195,16 +205,17 @@ mod tests {
     fn the_window_follows_the_rate_a_piece_went_out_at() {
         let ms = Duration::from_millis;
         let cases = [
-            // (window, piece, took) -> next window
-            (MIN_WINDOW, 16 * KIB, ms(1), 64 * KIB), // fast: grows, at most fourfold
-            (64 * KIB, 64 * KIB, ms(1), MAX_WINDOW), // fast again: capped
-            (MAX_WINDOW, MAX_WINDOW, ms(250), MAX_WINDOW), // exactly HOLD of its rate
-            (MAX_WINDOW, MAX_WINDOW, ms(1000), 64 * KIB), // a quarter of the rate
-            (MAX_WINDOW, 16 * KIB, Duration::from_secs(30), MIN_WINDOW), // stalled: the floor
-            (MIN_WINDOW, 0, Duration::ZERO, MIN_WINDOW), // nothing sent, nothing learnt
+            // (piece, took, written in all) -> next window
+            (16 * KIB, ms(1), 16 * KIB, MIN_WINDOW), // fast, but only 16 KiB taken so far
+            (16 * KIB, ms(1), 48 * KIB, 48 * KIB),   // grows with what was taken
+            (64 * KIB, ms(1), 4096 * KIB, MAX_WINDOW), // fast and proven: capped
+            (MAX_WINDOW, ms(250), 4096 * KIB, MAX_WINDOW), // exactly HOLD of its rate
+            (MAX_WINDOW, ms(1000), 4096 * KIB, 64 * KIB), // a quarter of the rate
+            (16 * KIB, Duration::from_secs(30), 4096 * KIB, MIN_WINDOW), // stalled: the floor
+            (0, Duration::ZERO, 0, MIN_WINDOW),      // nothing sent, nothing learnt
         ];
-        for (window, len, took, next) in cases {
-            assert_eq!(next_window(window, len, took), next, "{window} {len} {took:?}");
+        for (len, took, written, next) in cases {
+            assert_eq!(next_window(len, took, written), next, "{len} {took:?} {written}");
         }
     }
 
@@ -258,8 +269,11 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());
         drop(piece);
-        let pace = waiting.await.unwrap();
-        assert!(pace.window() > MIN_WINDOW, "a piece written at once opens the window");
+        let mut pace = waiting.await.unwrap();
+        assert_eq!(pace.window(), MIN_WINDOW, "16 KiB taken proves nothing yet");
+        ready(&mut pace).await;
+        drop(pace.piece(Bytes::from(vec![0u8; MIN_WINDOW])));
+        assert_eq!(pace.window(), 2 * MIN_WINDOW, "a client that takes pieces at once gets larger ones");
     }
 
     #[tokio::test]

@@ -100,6 +100,9 @@ pub struct ServerConfig {
     /// Cap on each accepted socket's kernel send buffer, in bytes (the kernel doubles it for
     /// bookkeeping); 0 leaves it to the kernel's autotuning.
     pub socket_send_buffer: usize,
+    /// Most bytes the kernel keeps queued for a socket and not yet sent (`TCP_NOTSENT_LOWAT`);
+    /// 0: no limit. What a slow reader's socket holds, whatever the send buffer.
+    pub socket_unsent_bytes: u32,
     /// Largest request head (HTTP/1.1) or header list (HTTP/2), in bytes; beyond it, 431.
     pub max_header_bytes: usize,
     /// Most header fields in an HTTP/1.1 request; beyond it, 431.
@@ -137,6 +140,9 @@ impl Default for ServerConfig {
             // Enough for full speed at 1 Gbit/s up to a 4 ms round trip, CloudFront to an origin
             // in its region (docs/resources.md); autotuning would give every slow reader 4 MiB.
             socket_send_buffer: 256 * 1024,
+            // Four TLS records: the next write is due when less than this is left to send, which
+            // at 1 Gbit/s leaves half a millisecond to read and encrypt it.
+            socket_unsent_bytes: 64 * 1024,
             // Video requests carry a few hundred bytes of headers; 64 KiB leaves room for long
             // cookies and signed URLs while bounding what a connection can make us buffer.
             max_header_bytes: 64 * 1024,

@@ -26,6 +26,9 @@ use super::streams;
 use crate::body::ResponseBody;
 use crate::telemetry;
 
+/// What rustls may queue for a connection, plaintext or records: two 16 KiB TLS records.
+const TLS_BUFFER_BYTES: usize = 32 * 1024;
+
 /// Which listener a connection came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Listener {
@@ -91,19 +94,23 @@ async fn serve_protocol(stream: TcpStream, accepted: Accepted, shared: Arc<Share
         Listener::Admin => http1(stream, "admin", connection).await,
         Listener::Https => {
             let limits = &connection.shared.limits;
-            let tls = match tokio::time::timeout(limits.handshake_timeout, connection.shared.tls.accept(stream)).await {
-                Ok(Ok(tls)) => tls,
-                // A failed handshake is the client's problem (plain text on the TLS port, an old
-                // protocol, a scanner): note it and close.
-                Ok(Err(error)) => {
-                    metrics::counter!(telemetry::TLS_HANDSHAKE_FAILURES_TOTAL, "reason" => "error").increment(1);
-                    return tracing::debug!(%peer, %error, "TLS handshake failed");
-                }
-                Err(_) => {
-                    metrics::counter!(telemetry::TLS_HANDSHAKE_FAILURES_TOTAL, "reason" => "timeout").increment(1);
-                    return tracing::debug!(%peer, "TLS handshake timed out");
-                }
-            };
+            let mut tls =
+                match tokio::time::timeout(limits.handshake_timeout, connection.shared.tls.accept(stream)).await {
+                    Ok(Ok(tls)) => tls,
+                    // A failed handshake is the client's problem (plain text on the TLS port, an old
+                    // protocol, a scanner): note it and close.
+                    Ok(Err(error)) => {
+                        metrics::counter!(telemetry::TLS_HANDSHAKE_FAILURES_TOTAL, "reason" => "error").increment(1);
+                        return tracing::debug!(%peer, %error, "TLS handshake failed");
+                    }
+                    Err(_) => {
+                        metrics::counter!(telemetry::TLS_HANDSHAKE_FAILURES_TOTAL, "reason" => "timeout").increment(1);
+                        return tracing::debug!(%peer, "TLS handshake timed out");
+                    }
+                };
+            // rustls queues up to 64 KiB of records by default; a client that does not read then
+            // holds that much. nginx's ssl_buffer_size is one record; two keep writes batched.
+            tls.get_mut().1.set_buffer_limit(Some(TLS_BUFFER_BYTES));
             // ALPN decides the protocol (RFC 9113 §3.3): an HTTP/2 preface on a connection that
             // chose `http/1.1`, or none, is a malformed HTTP/1.1 request.
             if tls.get_ref().1.alpn_protocol() == Some(b"h2") {

@@ -77,6 +77,7 @@ struct Limits {
     send_timeout: Duration,
     refusal_timeout: Duration,
     socket_send_buffer: usize,
+    socket_unsent_bytes: u32,
 }
 
 impl Limits {
@@ -87,6 +88,7 @@ impl Limits {
             send_timeout: server.send_timeout,
             refusal_timeout: server.refusal_timeout,
             socket_send_buffer: server.socket_send_buffer,
+            socket_unsent_bytes: server.socket_unsent_bytes,
         }
     }
 }
@@ -194,7 +196,7 @@ impl Server {
                 accepted = accept_optional(self.admin.as_ref()) => accepted.map(|a| (a, Listener::Admin)),
             };
             let Some(((stream, peer), listener)) = accepted else { continue };
-            cap_send_buffer(&stream, self.shared.limits.socket_send_buffer);
+            cap_socket_buffers(&stream, &self.shared.limits);
             let (permit, shed) = match self.admissions.admit(listener) {
                 Admission::Serve(permit) => (permit, false),
                 Admission::Shed(permit) => (permit, true),
@@ -260,14 +262,21 @@ async fn bind_listener(loaded: &LoadedConfig, key: &str, addr: SocketAddr) -> Re
     TcpListener::bind(addr).await.map_err(|e| loaded.error(key, format!("cannot listen on {addr}: {e}")))
 }
 
-/// Caps the kernel's send buffer of an accepted socket (0 leaves it to autotuning, which grows
-/// it to `net.ipv4.tcp_wmem`'s maximum, 4 MiB by default, for any client that reads slowly).
-fn cap_send_buffer(stream: &TcpStream, bytes: usize) {
-    if bytes == 0 {
-        return;
-    }
-    if let Err(error) = socket2::SockRef::from(stream).set_send_buffer_size(bytes) {
+/// Bounds what the kernel queues for an accepted socket. The send buffer cap bounds sent and
+/// unsent bytes together (0 leaves it to autotuning, which grows it to `net.ipv4.tcp_wmem`'s
+/// maximum, 4 MiB by default); `TCP_NOTSENT_LOWAT` bounds the bytes not yet sent, which is what a
+/// client that reads slowly makes pile up, without limiting what a fast link keeps in flight.
+fn cap_socket_buffers(stream: &TcpStream, limits: &Limits) {
+    let socket = socket2::SockRef::from(stream);
+    if limits.socket_send_buffer > 0
+        && let Err(error) = socket.set_send_buffer_size(limits.socket_send_buffer)
+    {
         tracing::debug!(%error, "cannot cap a socket's send buffer");
+    }
+    if limits.socket_unsent_bytes > 0
+        && let Err(error) = socket.set_tcp_notsent_lowat(limits.socket_unsent_bytes)
+    {
+        tracing::debug!(%error, "cannot cap a socket's unsent bytes");
     }
 }
 
