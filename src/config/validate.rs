@@ -54,13 +54,7 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
             return Err(loaded.error(key, "must be at least 1"));
         }
     }
-    if server.body_buffer_bytes < crate::body::MAX_WINDOW {
-        let reason = format!("must be at least {} (one full chunk)", crate::body::MAX_WINDOW);
-        return Err(loaded.error("server.body_buffer_bytes", reason));
-    }
-    if server.max_header_bytes < MIN_HEADER_BYTES {
-        return Err(loaded.error("server.max_header_bytes", format!("must be at least {MIN_HEADER_BYTES}")));
-    }
+    check_server_bytes(loaded)?;
     check_cache(loaded)?;
     if config.plain_http.mode != PlainHttpMode::Off
         && config.plain_http.listen == server.listen
@@ -69,6 +63,19 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
         return Err(loaded.error("plain_http.listen", format!("{} is also server.listen", server.listen)));
     }
     check_log_level(&config.log.level).map_err(|reason| loaded.error("log.level", reason))
+}
+
+/// Byte limits of the server that have a floor: one full body piece, one ordinary request head.
+fn check_server_bytes(loaded: &LoadedConfig) -> Result<(), ConfigError> {
+    let server = &loaded.config.server;
+    if server.body_buffer_bytes < crate::body::MAX_WINDOW {
+        let reason = format!("must be at least {} (one full piece)", crate::body::MAX_WINDOW);
+        return Err(loaded.error("server.body_buffer_bytes", reason));
+    }
+    if server.max_header_bytes < MIN_HEADER_BYTES {
+        return Err(loaded.error("server.max_header_bytes", format!("must be at least {MIN_HEADER_BYTES}")));
+    }
+    Ok(())
 }
 
 /// A block size S3 and the cache's weigher can work with, room for at least two blocks, and a

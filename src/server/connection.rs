@@ -249,21 +249,9 @@ where
     let (mut closing, mut refused) = (false, false);
     loop {
         tokio::select! {
-            result = served.as_mut() => {
-                if let Err(error) = result {
-                    tracing::debug!(%peer, %error, "connection ended with an error");
-                    if let Some(reason) = close_reason(&error) {
-                        closed(peer, reason);
-                    }
-                }
-                return;
-            }
+            result = served.as_mut() => return ended(peer, result),
             () = shutdown.stopping.cancelled() => return abandon("drain_timeout"),
-            () = send_stall.exceeds(limits.send_timeout) => {
-                metrics::counter!(telemetry::SEND_STALLS_TOTAL, "scope" => "connection").increment(1);
-                tracing::info!(%peer, timeout = ?limits.send_timeout, "closing a connection whose client reads nothing");
-                return reset.set();
-            }
+            () = send_stall.exceeds(limits.send_timeout) => return stalled(peer, limits.send_timeout, &reset),
             () = &mut first_request => return closed(peer, "no_request"),
             () = &mut refusal_deadline, if refused => return abandon("refusal_timeout"),
             () = watch.closing_answer.notified(), if !refused => {
@@ -283,6 +271,23 @@ where
             }
         }
     }
+}
+
+/// Notes how a connection hyper finished ended.
+fn ended(peer: SocketAddr, result: Result<(), hyper::Error>) {
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "connection ended with an error");
+        if let Some(reason) = close_reason(&error) {
+            closed(peer, reason);
+        }
+    }
+}
+
+/// Abandons a connection whose socket took nothing for `timeout`: it will be reset.
+fn stalled(peer: SocketAddr, timeout: Duration, reset: &ResetOnClose) {
+    metrics::counter!(telemetry::SEND_STALLS_TOTAL, "scope" => "connection").increment(1);
+    tracing::info!(%peer, ?timeout, "closing a connection whose client reads nothing");
+    reset.set();
 }
 
 /// Why hyper itself ended a connection, when it was the server's decision: the request head

@@ -176,17 +176,7 @@ impl Server {
             tokio::spawn(async move { shared.app.warm_up().await })
         };
         let cert_reload = tokio::spawn(crate::tls::reload::watch(self.certificates, self.cert_reload_interval));
-        // Histograms keep raw samples between scrapes; upkeep folds them so memory stays flat
-        // even when nobody scrapes.
-        let budget = self.shared.budget.clone();
-        let upkeep = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
-            loop {
-                tick.tick().await;
-                metrics::gauge!(crate::telemetry::BODY_BUFFER_BYTES).set(budget.used() as f64);
-                crate::telemetry::prometheus().run_upkeep();
-            }
-        });
+        let upkeep = tokio::spawn(metrics_upkeep(self.shared.budget.clone()));
         tokio::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
@@ -232,6 +222,17 @@ impl Server {
             stopping.cancel();
             connections.wait().await;
         }
+    }
+}
+
+/// Histograms keep raw samples between scrapes; upkeep folds them so memory stays flat even when
+/// nobody scrapes. Gauges that are cheaper to read now and then than to keep exact are set here.
+async fn metrics_upkeep(budget: BodyBudget) {
+    let mut tick = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+    loop {
+        tick.tick().await;
+        metrics::gauge!(crate::telemetry::BODY_BUFFER_BYTES).set(budget.used() as f64);
+        crate::telemetry::prometheus().run_upkeep();
     }
 }
 
