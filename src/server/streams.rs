@@ -11,7 +11,9 @@
 //! which is nginx's behaviour for an HTTP/2 stream past its `send_timeout`.
 //!
 //! The clock starts when the response head is ready (see [`current`]): time spent waiting for the
-//! store is the store's timeouts' business.
+//! store is the store's timeouts' business. The body moves one paced piece at a time (at least
+//! 16 KiB, `body::MIN_WINDOW`), so a stream must take that much per `send_timeout`: 273 bytes/s at
+//! the default, the only minimum rate the origin sets.
 
 use std::future::Future;
 use std::sync::Arc;
