@@ -9,6 +9,9 @@ use crate::body::ResponseBody;
 use crate::key::KeyError;
 use crate::store::StoreError;
 
+/// The methods the origin answers, as sent in `Allow` (a 405, and the answer to OPTIONS).
+pub const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
+
 /// Why a request was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -125,7 +128,7 @@ impl RequestError {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match &self {
             Self::MethodNotAllowed => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(crate::pipeline::ALLOWED_METHODS));
+                headers.insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
             }
             Self::RangeNotSatisfiable { len } => {
                 headers.insert(header::CONTENT_RANGE, unsatisfied_range(*len));

@@ -31,9 +31,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// sysexits.h's `EX_CONFIG`: what init systems and operators read as "fix the configuration",
+/// distinct from a crash (1) and from a command-line usage error (2, clap's).
+const EX_CONFIG: u8 = 78;
+
 fn fail(error: &ConfigError) -> ExitCode {
     eprintln!("vod-origin: configuration error: {error}");
-    ExitCode::from(2)
+    ExitCode::from(EX_CONFIG)
 }
 
 async fn serve(loaded: &LoadedConfig) -> Result<(), ConfigError> {

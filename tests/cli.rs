@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The exit status of a configuration error (sysexits.h's `EX_CONFIG`).
+const EX_CONFIG: i32 = 78;
+
 fn vod_origin(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vod-origin"));
     command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
@@ -52,7 +55,7 @@ fn every_shipped_configuration_checks() {
 fn production_refuses_to_start_without_a_secret() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/production.toml");
     let output = vod_origin(&["check-config", "--config", file.to_str().unwrap()], &[]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(EX_CONFIG));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("`access.secrets`"), "{stderr}");
 }
@@ -95,7 +98,7 @@ fn errors_name_the_file_and_the_key() {
         std::fs::write(&file, text).unwrap();
         let output = vod_origin(&["check-config", "--config", file.to_str().unwrap()], &[]);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{text}: {stderr}");
+        assert_eq!(output.status.code(), Some(EX_CONFIG), "{text}: {stderr}");
         assert!(stderr.contains(file.to_str().unwrap()), "names the file: {stderr}");
         if !key.is_empty() {
             assert!(stderr.contains(&format!("`{key}`")), "names {key}: {stderr}");
@@ -107,7 +110,7 @@ fn errors_name_the_file_and_the_key() {
 #[test]
 fn a_missing_file_is_named() {
     let output = vod_origin(&["--config", "/nonexistent/vod-origin.toml"], &[]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(EX_CONFIG));
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/vod-origin.toml"));
 }
 
@@ -119,7 +122,7 @@ fn the_environment_overrides_keys_and_is_named_in_errors() {
 
     let output = vod_origin(&["check-config"], &[("VOD_ORIGIN_SERVER__LISTEN", "nowhere")]);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(EX_CONFIG));
     assert!(stderr.contains("VOD_ORIGIN_SERVER__LISTEN") && stderr.contains("`server.listen`"), "{stderr}");
 }
 
@@ -141,7 +144,7 @@ fn secrets_from_the_environment_are_never_printed() {
     assert!(all.contains("<redacted>"), "{all}");
 
     let output = vod_origin(&["check-config"], &[("VOD_ORIGIN_ACCESS__SECRETS", secret)]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(EX_CONFIG));
     assert!(!String::from_utf8_lossy(&output.stderr).contains(secret));
 }
 

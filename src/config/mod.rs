@@ -12,3 +12,4 @@ mod validate;
 
 pub use load::{ConfigError, ENV_PREFIX, LoadedConfig};
 pub use model::*;
+pub use validate::MIN_BODY_BUFFER_BYTES;

@@ -14,6 +14,10 @@ const MIN_HEADER_BYTES: usize = 8192;
 /// carries, and a 64 MiB range would already take a thousand cache lookups.
 const MIN_CACHE_BLOCK: u64 = 64 * 1024;
 
+/// The smallest body budget: one body's largest piece (`body::MAX_WINDOW`, checked there), so
+/// that every response can always make progress.
+pub const MIN_BODY_BUFFER_BYTES: usize = 256 * 1024;
+
 /// The largest cache block: the cache weighs blocks in `u32`, and a block is held whole in
 /// memory and downloaded before its first byte is served.
 const MAX_CACHE_BLOCK: u64 = 1024 * 1024 * 1024;
@@ -68,8 +72,8 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
 /// Byte limits of the server that have a floor: one full body piece, one ordinary request head.
 fn check_server_bytes(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     let server = &loaded.config.server;
-    if server.body_buffer_bytes < crate::body::MAX_WINDOW {
-        let reason = format!("must be at least {} (one full piece)", crate::body::MAX_WINDOW);
+    if server.body_buffer_bytes < MIN_BODY_BUFFER_BYTES {
+        let reason = format!("must be at least {MIN_BODY_BUFFER_BYTES} (one full piece of a response body)");
         return Err(loaded.error("server.body_buffer_bytes", reason));
     }
     if server.max_header_bytes < MIN_HEADER_BYTES {

@@ -26,16 +26,12 @@ use crate::body::ResponseBody;
 use crate::cache_control::CacheControl;
 use crate::config::{ConfigError, LoadedConfig};
 use crate::cors::{ActualDecision, CorsHeaders, CorsPolicy, PreflightDecision};
-use crate::error::RequestError;
+use crate::error::{ALLOWED_METHODS, RequestError};
 use crate::guard::Guard;
 use crate::key::{KeyError, ObjectKey, key_from_path};
 use crate::plan::plan;
-use crate::server::Outcome;
 use crate::store::{CacheLookup, ObjectStore, StoreError, report_lookups};
-use crate::telemetry::{self, Route};
-
-/// The methods the origin answers, as sent in `Allow`.
-pub const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
+use crate::telemetry::{self, Outcome, Route};
 
 /// Everything a request needs, built once from the configuration and shared by all connections.
 pub struct App {

@@ -5,10 +5,9 @@ use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
 
-use super::Outcome;
 use crate::body::ResponseBody;
 use crate::pipeline::{App, HEALTH_PATH, READY_PATH, probe_response};
-use crate::telemetry::Route;
+use crate::telemetry::{Outcome, Route};
 
 /// The Prometheus text exposition format.
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

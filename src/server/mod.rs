@@ -13,8 +13,6 @@ mod request_log;
 mod stall;
 mod streams;
 
-pub use request_log::Outcome;
-
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;

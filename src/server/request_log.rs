@@ -15,17 +15,7 @@ use pin_project_lite::pin_project;
 
 use super::idle::ActiveGuard;
 use super::streams::StreamProgress;
-use crate::telemetry::{self, Route};
-
-/// Which route kind and store outcome the pipeline reports, carried in response extensions.
-#[derive(Debug, Clone, Copy)]
-pub struct Outcome {
-    /// The route kind.
-    pub route: Route,
-    /// The store's answer: `ok`, or through the cache `hit`, `miss` or `collapsed` (its first
-    /// block), an error kind, or `none` when the store was not asked.
-    pub storage: &'static str,
-}
+use crate::telemetry::{self, Outcome, Route};
 
 /// What is logged about one request.
 pub struct RequestLog {

@@ -24,7 +24,7 @@ use foyer::{
 };
 
 use super::block::Block;
-use super::fill::BlockKey;
+use super::key::BlockKey;
 use crate::config::CacheConfig;
 use crate::telemetry;
 

@@ -14,29 +14,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http::HeaderValue;
 use moka::notification::RemovalCause;
 use tokio::sync::watch;
 
 use super::block::{Assembler, Block, PIECE_BYTES, slices_of};
 use super::budget::MemoryBudget;
 use super::disk::DiskTier;
+use super::key::BlockKey;
 use super::lookup::CacheLookup;
-use crate::key::ObjectKey;
 use crate::plan::ByteRange;
 use crate::store::{ObjectMeta, ObjectStore, StoreError};
 use crate::telemetry;
-
-/// One block of one object version. The key is the request's object key, which names exactly
-/// one bucket and S3 key for the lifetime of the store (the mounts are fixed at startup, and a
-/// cache wraps one store), so blocks of two buckets never meet; the ETag pins the version, so
-/// a replaced object's old blocks are never served for the new one and just age out.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(super) struct BlockKey {
-    pub key: ObjectKey,
-    pub etag: HeaderValue,
-    pub index: u64,
-}
 
 /// Blocks by key, bounded by the sum of their lengths.
 pub(super) type BlockCache = moka::future::Cache<BlockKey, Block>;
