@@ -180,7 +180,7 @@ fn read_chunk(file: &File, version: Version, offset: u64, len: usize) -> Result<
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|join| Err(StoreError::Io(std::io::Error::other(join))))
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| Err(StoreError::internal("a blocking file task failed")))
 }
 
 #[cfg(test)]

@@ -158,6 +158,10 @@ pub enum StoreError {
     /// A local I/O failure.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// One of the origin's own invariants failed: a bug here, never the store's fault. Made
+    /// with [`StoreError::internal`], which logs it at `error`.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 impl StoreError {
@@ -172,8 +176,15 @@ impl StoreError {
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
-            Self::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Io(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// An invariant of the origin's own that failed, logged at `error` where it is found: the
+    /// client sees a 500, not a 502 that would blame the store.
+    pub fn internal(what: &'static str) -> Self {
+        tracing::error!(what, "internal invariant failed");
+        Self::Internal(what)
     }
 
     /// The same error again, for each request that waited on one shared call (the edge cache's
@@ -189,6 +200,7 @@ impl StoreError {
             Self::Timeout => Self::Timeout,
             Self::Upstream(text) => Self::Upstream(text.clone()),
             Self::Io(io) => Self::Io(std::io::Error::new(io.kind(), io.to_string())),
+            Self::Internal(what) => Self::Internal(what),
         }
     }
 
@@ -202,6 +214,7 @@ impl StoreError {
             Self::Timeout => "timeout",
             Self::Upstream(_) => "upstream_error",
             Self::Io(_) => "io_error",
+            Self::Internal(_) => "internal_error",
         }
     }
 
@@ -214,7 +227,7 @@ impl StoreError {
             Self::Unavailable { .. } => "Service unavailable\n",
             Self::Timeout => "Gateway timeout\n",
             Self::Upstream(_) => "Bad gateway\n",
-            Self::Io(_) => "Internal server error\n",
+            Self::Io(_) | Self::Internal(_) => "Internal server error\n",
         }
     }
 }
@@ -266,6 +279,7 @@ mod tests {
             StoreError::Timeout,
             StoreError::Upstream("x".into()),
             StoreError::Io(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no")),
+            StoreError::Internal("x"),
         ];
         for error in errors {
             let again = error.duplicate();
@@ -277,5 +291,11 @@ mod tests {
             unreachable!()
         };
         assert_eq!(retry_after_secs, 7);
+    }
+
+    #[test]
+    fn our_own_failures_are_500_not_the_stores_502() {
+        assert_eq!(StoreError::internal("block past the object").status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(StoreError::Upstream("S3 body broke".into()).status(), StatusCode::BAD_GATEWAY);
     }
 }

@@ -158,7 +158,7 @@ impl Fills {
         key: &BlockKey,
         start: Start<'_>,
     ) -> Result<Option<Found>, StoreError> {
-        let len = usize::try_from(start.extent.len()).map_err(|_| StoreError::Upstream("block too large".into()))?;
+        let len = usize::try_from(start.extent.len()).map_err(|_| StoreError::internal("block too large"))?;
         let Some(reservation) = self.budget.try_reserve(start.extent.len()) else { return Ok(None) };
         let (progress, watching) = watch::channel(Progress::new(PIECE_BYTES));
         in_flight.insert(key.clone(), watching.clone());
@@ -315,7 +315,7 @@ impl FillingPart {
         let arrived = progress
             .wait_for(|progress| progress.outcome.is_some() || progress.pieces.len() * progress.piece_len > next)
             .await
-            .map_err(|_| StoreError::Upstream("block fill abandoned".into()))?;
+            .map_err(|_| StoreError::internal("block fill abandoned"))?;
         let slices = slices_of(&arrived.pieces, arrived.piece_len, next..self.end);
         if slices.is_empty() {
             return Err(match &arrived.outcome {

@@ -53,7 +53,7 @@ impl MetadataCache {
             };
             entries.try_get_with(key.clone(), init).await.map_err(|shared| shared.duplicate())
         });
-        let found = waiting.await.map_err(|e| StoreError::Upstream(format!("metadata lookup task failed: {e}")))??;
+        let found = waiting.await.map_err(|_| StoreError::internal("metadata lookup task failed"))??;
         found.ok_or(StoreError::NotFound)
     }
 

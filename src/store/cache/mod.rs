@@ -135,7 +135,7 @@ impl Shared {
 
     /// Block `index` of the version `meta` names: cached, being filled, or no room to fill it.
     async fn block(&self, key: &ObjectKey, meta: &ObjectMeta, index: u64) -> Result<Found, StoreError> {
-        let extent = self.blocks(meta).extent(index).ok_or(StoreError::Upstream("block past the object".into()))?;
+        let extent = self.blocks(meta).extent(index).ok_or_else(|| StoreError::internal("block past the object"))?;
         let block_key = BlockKey { key: key.clone(), etag: meta.etag.clone(), index };
         self.fills.lookup(&self.inner, block_key, meta, extent).await
     }
@@ -171,7 +171,7 @@ impl Shared {
                 Found::NoRoom => {
                     let start = index * self.block_size;
                     let direct = ByteRange::new(start + within.start as u64, start + within.end as u64)
-                        .ok_or(StoreError::Upstream("empty part of a block".into()))?;
+                        .ok_or_else(|| StoreError::internal("empty part of a block"))?;
                     (Part::Direct(self.inner.get(key, meta, direct).await?), CacheLookup::Bypass)
                 }
             })
