@@ -8,11 +8,13 @@
 //! - **A window per body.** The next piece is read only once the body's unwritten pieces are
 //!   below its window, so a body holds at most two windows whatever its client does.
 //! - **The window follows the client.** It starts at [`MIN_WINDOW`] and is recomputed from each
-//!   written piece as about [`HOLD`] of the rate that piece went out at, within [`MIN_WINDOW`]
-//!   and [`MAX_WINDOW`], and never more than the client has taken so far. That last rule is what
-//!   keeps slow readers small: the first pieces of any response go out at once, into the kernel's
-//!   socket buffer, and a rule on rate alone would grow every window to the maximum just before
-//!   a slow client's socket fills up. A fast client reaches full 256 KiB pieces after its first
+//!   written piece as about [`HOLD`] of the client's rate, within [`MIN_WINDOW`] and
+//!   [`MAX_WINDOW`], and never more than the client has taken so far. The rate is the lower of
+//!   the rate that piece went out at and the body's average since its first piece: buffers on
+//!   the way (rustls', the kernel's, the client's own receive buffer) take pieces in bursts, so a
+//!   single piece can look fast for a client that takes 64 KiB a second. The bound by what was
+//!   taken keeps the first pieces small: they go out at once, into those buffers, and a rule on
+//!   rate alone would grow every window to the maximum just before a slow client's socket fills. A fast client reaches full 256 KiB pieces after its first
 //!   512 KiB; a stalled HTTP/2 stream (zero window) holds one 16 KiB piece, a slow reader a few
 //!   tens of KiB. The store is asked to read no more than the window (see `store::ChunkLimit`),
 //!   and a larger chunk is split without copying.
@@ -85,6 +87,8 @@ struct Flow {
     window: AtomicUsize,
     /// Bytes written so far: what the client has taken.
     written: AtomicUsize,
+    /// When the body was paced, for its average rate.
+    started: Instant,
     /// The body's task, when it waits for its pieces to be written.
     waker: Mutex<Option<Waker>>,
 }
@@ -96,6 +100,7 @@ impl Pace {
             unwritten: AtomicUsize::new(0),
             window: AtomicUsize::new(MIN_WINDOW),
             written: AtomicUsize::new(0),
+            started: Instant::now(),
             waker: Mutex::new(None),
         };
         Self { budget: budget.clone(), flow: Arc::new(flow), claim: None, waiting: None, rest: None }
@@ -179,7 +184,8 @@ impl Drop for Piece {
     fn drop(&mut self) {
         let len = self.bytes.len();
         let written = self.flow.written.fetch_add(len, Ordering::Relaxed) + len;
-        self.flow.window.store(next_window(len, self.sent.elapsed(), written), Ordering::Relaxed);
+        let window = next_window(Taken { len, took: self.sent.elapsed() }, written, self.flow.started.elapsed());
+        self.flow.window.store(window, Ordering::Relaxed);
         self.flow.unwritten.fetch_sub(len, Ordering::AcqRel);
         if let Some(waker) = self.flow.waker.lock().unwrap_or_else(PoisonError::into_inner).take() {
             waker.wake();
@@ -187,14 +193,27 @@ impl Drop for Piece {
     }
 }
 
-/// The window after a piece of `len` bytes took `took` to be written, `written` bytes having
-/// been taken in all: [`HOLD`] of that rate, no more than `written`, within [`MIN_WINDOW`] and
-/// [`MAX_WINDOW`].
-fn next_window(len: usize, took: Duration, written: usize) -> usize {
-    let hold = HOLD.as_nanos();
-    let took = took.as_nanos().max(1);
-    let at_rate = usize::try_from(len as u128 * hold / took).unwrap_or(usize::MAX);
-    at_rate.min(written).clamp(MIN_WINDOW, MAX_WINDOW)
+/// `len` bytes written in `took`: one piece, or a body's whole life.
+#[derive(Debug, Clone, Copy)]
+struct Taken {
+    len: usize,
+    took: Duration,
+}
+
+impl Taken {
+    /// What the client takes in [`HOLD`] at this rate.
+    fn in_hold(self) -> usize {
+        let took = self.took.as_nanos().max(1);
+        usize::try_from(self.len as u128 * HOLD.as_nanos() / took).unwrap_or(usize::MAX)
+    }
+}
+
+/// The window after `piece` was written, `written` bytes having been taken in all over `life`:
+/// [`HOLD`] of the lower of the piece's and the life's rates, no more than `written`, within
+/// [`MIN_WINDOW`] and [`MAX_WINDOW`].
+fn next_window(piece: Taken, written: usize, life: Duration) -> usize {
+    let average = Taken { len: written, took: life };
+    piece.in_hold().min(average.in_hold()).min(written).clamp(MIN_WINDOW, MAX_WINDOW)
 }
 
 #[cfg(test)]
@@ -208,18 +227,21 @@ mod tests {
     #[test]
     fn the_window_follows_the_rate_a_piece_went_out_at() {
         let ms = Duration::from_millis;
+        let taken = |len, took| Taken { len, took };
         let cases = [
-            // (piece, took, written in all) -> next window
-            (16 * KIB, ms(1), 16 * KIB, MIN_WINDOW), // fast, but only 16 KiB taken so far
-            (16 * KIB, ms(1), 48 * KIB, 48 * KIB),   // grows with what was taken
-            (64 * KIB, ms(1), 4096 * KIB, MAX_WINDOW), // fast and proven: capped
-            (MAX_WINDOW, ms(250), 4096 * KIB, MAX_WINDOW), // exactly HOLD of its rate
-            (MAX_WINDOW, ms(1000), 4096 * KIB, 64 * KIB), // a quarter of the rate
-            (16 * KIB, Duration::from_secs(30), 4096 * KIB, MIN_WINDOW), // stalled: the floor
-            (0, Duration::ZERO, 0, MIN_WINDOW),      // nothing sent, nothing learnt
+            // (piece, written in all, over) -> next window
+            (taken(16 * KIB, ms(1)), 16 * KIB, ms(1), MIN_WINDOW), // fast, but only 16 KiB taken
+            (taken(16 * KIB, ms(1)), 48 * KIB, ms(3), 48 * KIB),   // grows with what was taken
+            (taken(64 * KIB, ms(1)), 4096 * KIB, ms(40), MAX_WINDOW), // fast and proven: capped
+            (taken(MAX_WINDOW, ms(250)), 4096 * KIB, ms(4000), MAX_WINDOW), // exactly HOLD of its rate
+            (taken(MAX_WINDOW, ms(1000)), 4096 * KIB, ms(4000), 64 * KIB), // a quarter of the rate
+            // A burst: one piece taken at once, by a client that took 64 KiB a second all along.
+            (taken(MAX_WINDOW, ms(1)), 3840 * KIB, Duration::from_secs(60), MIN_WINDOW),
+            (taken(16 * KIB, Duration::from_secs(30)), 4096 * KIB, ms(4000), MIN_WINDOW), // stalled
+            (taken(0, Duration::ZERO), 0, Duration::ZERO, MIN_WINDOW), // nothing sent, nothing learnt
         ];
-        for (len, took, written, next) in cases {
-            assert_eq!(next_window(len, took, written), next, "{len} {took:?} {written}");
+        for (piece, written, life, next) in cases {
+            assert_eq!(next_window(piece, written, life), next, "{piece:?} {written} {life:?}");
         }
     }
 

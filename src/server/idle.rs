@@ -6,6 +6,7 @@
 //! connection is idle when none is held, and is closed gracefully after `server.idle_timeout`
 //! of that.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,12 +23,17 @@ impl Activity {
         ActiveGuard(self.clone())
     }
 
-    /// Resolves if no request has begun within `timeout`; never, once one has.
-    pub async fn none_within(&self, timeout: Duration) {
+    /// Resolves if no request has begun within `timeout`; never, once one has. Call it before
+    /// the connection is first polled: it watches from the moment it is called, not from its
+    /// first poll, so a request that begins in between is still seen.
+    pub fn none_within(&self, timeout: Duration) -> impl Future<Output = ()> + use<> {
         let mut requests = self.0.subscribe();
-        // Any change is a request beginning (the count only falls after it rose).
-        if tokio::time::timeout(timeout, requests.changed()).await.is_ok() {
-            std::future::pending::<()>().await;
+        let begun = *requests.borrow_and_update() > 0;
+        async move {
+            // Any change is a request beginning (the count only falls after it rose).
+            if begun || tokio::time::timeout(timeout, requests.changed()).await.is_ok() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 
@@ -58,6 +64,22 @@ impl Drop for ActiveGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_began_before_the_first_poll_counts() {
+        let activity = Activity::default();
+        let first_request = activity.none_within(Duration::from_secs(10));
+        // The request begins (and goes on for an hour) before the deadline is first polled.
+        let _request = activity.begin();
+        let deadline = tokio::spawn(first_request);
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        tokio::task::yield_now().await;
+        assert!(!deadline.is_finished(), "a long response is not a connection without requests");
+        deadline.abort();
+        let silent = Activity::default();
+        let deadline = silent.none_within(Duration::from_secs(10));
+        tokio::time::timeout(Duration::from_secs(11), deadline).await.expect("no request: the deadline fires");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn idle_only_after_the_last_request_ends() {
