@@ -1,7 +1,8 @@
 """The harness every case runs in: one origin, the samples, the legitimate client, the verdicts.
 
 A run of one case reads top to bottom in `run_case`:
-  start the origin (fresh, on port 0) -> sample it -> baseline latency of the legitimate client
+  [with --store s3: start the S3 stand-in, seeded with the media] -> start the origin (fresh, on
+  port 0) -> sample it -> baseline latency of the legitimate client
   -> attack for --seconds, and measure the legitimate client again once the attack is in place
   -> recovery (do the descriptors come back?) -> /metrics -> stop the origin.
 Every wait has a deadline, so a case that hangs fails instead of blocking `run.py all`.
@@ -17,6 +18,7 @@ import sys
 import time
 
 import origin as origin_mod
+import s3_server
 import sampler as sampler_mod
 import wire
 
@@ -34,12 +36,14 @@ SETTLE_S = 6.0
 
 
 class Run:
-    """What a case's attack gets: the origin's address and secret, a clock, and a way to note
-    events. The attack must return by `deadline` (loop time) and close what it opened."""
+    """What a case's attack gets: the origin's address and secret, the S3 stand-in if any, a
+    clock, and a way to note events. The attack must return by `deadline` (loop time) and close
+    what it opened; a case may move `deadline` while it runs (slow-viewers, once all are in)."""
 
-    def __init__(self, args, origin, started_at):
+    def __init__(self, args, origin, started_at, store=None):
         self.args = args
         self.origin = origin
+        self.store = store  # the S3 stand-in, or None for the local folder
         self.clock = wire.now_clock(started_at)
         self.events = []
         self.established = asyncio.Event()
@@ -136,9 +140,13 @@ def make_media(folder, mib):
     return folder
 
 
-def settings_for(case, args, workdir, media):
-    """Base settings, then the harness's short timeouts, then the case's, then --set."""
+def settings_for(case, args, workdir, media, store=None):
+    """Base settings (the S3 stand-in's instead of the local folder, when there is one), then
+    the harness's short timeouts, then the case's, then --set."""
     settings = origin_mod.base_settings(workdir, media, secret=case.secret and not args.no_secret)
+    if store is not None:
+        del settings["storage.root"]
+        settings.update(store.settings(args.cache))
     settings["server.send_timeout"] = args.send_timeout
     settings.update(case.settings(args))
     for text in args.set:
@@ -150,15 +158,30 @@ def settings_for(case, args, workdir, media):
 # ---- one case ------------------------------------------------------------------------------
 
 async def run_case(case, args, workdir, media):
-    """Runs one attack case end to end and returns its report (a JSON-able dict)."""
-    settings = settings_for(case, args, workdir, media)
-    origin = origin_mod.Origin(args.origin_bin, workdir, case.name, settings)
+    """Runs one attack case end to end and returns its report (a JSON-able dict). With --store
+    s3 the origin reads the media through a fresh S3 stand-in, which lives as long as the case."""
+    store = s3_server.S3Server(args.s3_bin, workdir, media).start() if args.store == "s3" else None
+    try:
+        return await run_origin(case, args, workdir, media, store)
+    finally:
+        if store is not None:
+            store.stop()
+
+
+async def run_origin(case, args, workdir, media, store):
+    """The case on a fresh origin, reading the local folder or `store`."""
+    settings = settings_for(case, args, workdir, media, store)
+    origin = origin_mod.Origin(args.origin_bin, workdir, case.name, settings,
+                               env=s3_server.CREDENTIALS if store else None)
     started_at = time.monotonic()
     origin.start()
-    sampler = sampler_mod.Sampler(origin.pid, started_at)
+    sampler = sampler_mod.Sampler(origin.pid, started_at, others={"s3": store.pid} if store else None)
     sampler.start()
-    run = Run(args, origin, started_at)
-    report = {"case": case.name, "settings": settings, "parameters": case.parameters(args),
+    run = Run(args, origin, started_at, store)
+    parameters = case.parameters(args)
+    if store is not None:
+        parameters.update(store="s3", cache=args.cache)
+    report = {"case": case.name, "settings": settings, "parameters": parameters,
               "legit_mode": args.legit_mode, "tcp_mem_thresholds": sampler_mod.tcp_mem_thresholds()}
     try:
         await warm_up(origin, args)
@@ -166,13 +189,13 @@ async def run_case(case, args, workdir, media):
         if case.legit:
             report["baseline"] = await legit_phase(origin, args, case.legit_count(args), args.seconds, "baseline")
         metrics_before = origin_mod.metrics_of_interest(origin.metrics_text())
-        report["before"] = sampler_mod.sample(origin.pid)
+        report["before"] = snapshot(origin, store)
         sampler.phase = "attack"
         report["attack"], report["during"] = await attack_with_legit(case, run, args)
         sampler.phase = "recovery"
         report["recovery"] = await recover(origin, report["before"]["fds"], args.recovery)
         await asyncio.sleep(max(0.0, SETTLE_S - report["recovery"]["after_s"]))
-        report["after"] = sampler_mod.sample(origin.pid)
+        report["after"] = snapshot(origin, store)
         metrics_text = origin.metrics_text()
         (pathlib.Path(workdir) / f"{case.name}.metrics.txt").write_text(metrics_text)
         metrics_after = origin_mod.metrics_of_interest(metrics_text)
@@ -187,6 +210,14 @@ async def run_case(case, args, workdir, media):
     report["phases"] = sampler_mod.summarise(sampler.samples)
     report["rows"] = case.rows(report, args) + common_rows(report, case)
     return report
+
+
+def snapshot(origin, store):
+    """One sample of the origin, with the S3 stand-in's RSS when there is one."""
+    taken = sampler_mod.sample(origin.pid)
+    if store is not None:
+        taken["s3_rss_kib"] = sampler_mod.rss_kib(store.pid)
+    return taken
 
 
 async def warm_up(origin, args):
@@ -267,6 +298,11 @@ def common_rows(report, case):
     if orphans:
         rows.append(("orphaned TCP sockets (closed, unsent data queued): peak → after",
                      f"{orphans} → {report['after']['tcp_orphan']}", None, None))
+    peak_s3 = attack.get("s3_rss_kib", {}).get("max")
+    if peak_s3 is not None and base.get("s3_rss_kib") is not None:
+        after_s3 = report["after"]["s3_rss_kib"]
+        rows.append(("s3-dev-server RSS: before → peak during attack → after",
+                     f"{base['s3_rss_kib'] / 1024:.1f} → {peak_s3 / 1024:.1f} → {after_s3 / 1024:.1f} MiB", None, None))
     cpu_before, cpu_after = base.get("cpu_s"), report["after"].get("cpu_s")
     if cpu_before is not None and cpu_after is not None:
         rows.append(("origin CPU during attack + recovery", f"{cpu_after - cpu_before:.1f} s", None, None))

@@ -3,8 +3,8 @@
 The origin binds `127.0.0.1:0` for both listeners and logs the addresses it got in its
 "serving" line (JSON logs, so the line is parsed, not grepped): no port is ever guessed, so
 no other process can be hit by mistake and nothing races for a port between choosing and
-binding it. Variables `VOD_ORIGIN_*` and `RUST_LOG` of the caller's environment are dropped, so
-the file alone says what ran.
+binding it. Variables `VOD_ORIGIN_*`, `AWS_*` and `RUST_LOG` of the caller's environment are
+dropped, so the file (and, with the S3 store, the stand-in's keys) alone says what ran.
 """
 
 import json
@@ -87,8 +87,9 @@ def base_settings(workdir, media, secret):
 class Origin:
     """A running vod-origin: its pid, its two addresses, its CA, and how to stop it."""
 
-    def __init__(self, binary, workdir, name, settings):
+    def __init__(self, binary, workdir, name, settings, env=None):
         self.binary = binary
+        self.env = dict(env or {})
         self.workdir = pathlib.Path(workdir)
         self.name = name
         self.settings = dict(settings)
@@ -114,7 +115,8 @@ class Origin:
 
     def start(self, deadline_s=60):
         self.config_path.write_text(render_toml(self.settings))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VOD_ORIGIN_") and k != "RUST_LOG"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VOD_ORIGIN_", "AWS_")) and k != "RUST_LOG"}
+        env.update(self.env)
         with open(self.log_path, "wb") as log, open(self.access_log_path, "wb") as access:
             self.child = processes.spawn([self.binary, "--config", str(self.config_path)], stdout=access,
                                          stderr=log, stdin=subprocess.DEVNULL, env=env)
@@ -169,8 +171,10 @@ def _address(text):
 
 
 # Substrings of the metric names worth reporting after an attack (the brief's list, plus
-# aborted responses and the active-connection gauge, which say the same thing from other sides).
-METRIC_WORDS = ("stall", "reset", "closed", "refus", "shed", "timeout", "buffer", "abort", "connections_active")
+# aborted responses and the active-connection gauge, which say the same thing from other sides,
+# and, with the S3 store, what was read from S3, resumed, and sent or held by the edge cache).
+METRIC_WORDS = ("stall", "reset", "closed", "refus", "shed", "timeout", "buffer", "abort", "connections_active",
+                "s3_bytes", "resumes", "cache_bytes", "cache_memory")
 
 
 def metrics_of_interest(text):

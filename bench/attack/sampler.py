@@ -41,6 +41,17 @@ def pss_kib(pid):
     return None
 
 
+def rollup(pid):
+    """Every KiB field of /proc/PID/smaps_rollup (Rss, Pss, Anonymous, Private_Dirty...), to say
+    where a process's memory is; an empty dict when it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup_file:
+            fields = [line.split() for line in rollup_file]
+    except (FileNotFoundError, ProcessLookupError):
+        return {}
+    return {f[0].rstrip(":"): int(f[1]) for f in fields if len(f) == 3 and f[2] == "kB"}
+
+
 def fd_count(pid):
     """Open file descriptors (sockets included), or None when the process is gone."""
     try:
@@ -98,11 +109,13 @@ def sample(pid):
 
 
 class Sampler(threading.Thread):
-    """Samples one process until stopped; every sample carries the phase it was taken in."""
+    """Samples one process until stopped; every sample carries the phase it was taken in, and
+    the VmRSS of the `others` ({name: pid}, e.g. the S3 stand-in) as `<name>_rss_kib`."""
 
-    def __init__(self, pid, started_at):
+    def __init__(self, pid, started_at, others=None):
         super().__init__(name=f"sampler-{pid}", daemon=True)
         self.pid = pid
+        self.others = dict(others or {})
         self.started_at = started_at
         self.phase = "start"
         self.samples = []
@@ -112,6 +125,7 @@ class Sampler(threading.Thread):
         while not self._stop_event.is_set():
             row = {"t": round(time.monotonic() - self.started_at, 3), "phase": self.phase}
             row.update(sample(self.pid))
+            row.update({f"{name}_rss_kib": rss_kib(pid) for name, pid in self.others.items()})
             self.samples.append(row)
             self._stop_event.wait(INTERVAL_S)
 
@@ -129,7 +143,7 @@ class Sampler(threading.Thread):
 
 def summarise(samples):
     """Per phase and key: first, min, median, max and last value."""
-    keys = ("rss_kib", "pss_kib", "fds", "cpu_s", "tcp_mem_bytes", "tcp_inuse", "tcp_orphan")
+    keys = ("rss_kib", "pss_kib", "fds", "cpu_s", "tcp_mem_bytes", "tcp_inuse", "tcp_orphan", "s3_rss_kib")
     phases = {}
     for row in samples:
         phases.setdefault(row["phase"], []).append(row)

@@ -329,6 +329,23 @@ class RawTLS:
         needs only to take bytes off the socket. b"" means the peer closed."""
         return await self.loop.sock_recv(self.sock, size)
 
+    async def recv_decrypted(self, size):
+        """Takes up to `size` bytes of ciphertext off the socket and returns the plaintext of
+        the records they complete (b"" while a record is still partial); None when the peer
+        closed. One socket read per call, so the caller alone sets the pace."""
+        data = await self.loop.sock_recv(self.sock, size)
+        if not data:
+            return None
+        self.incoming.write(data)
+        chunks = []
+        while True:
+            try:
+                chunks.append(self.tls.read(65536))
+            except ssl.SSLWantReadError:
+                return b"".join(chunks)
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b"".join(chunks) or None
+
     async def recv_plain(self, timeout):
         """Whatever plaintext arrives within `timeout` (b"" at the peer's close or timeout)."""
         chunks = []

@@ -54,6 +54,6 @@ class Case:
 def all_cases():
     """Every case, in the order `run.py all` runs them."""
     from cases import (continuation_flood, h2_stall, idle, preauth_hold, rapid_reset, settings_flood, slow_headers,
-                       slow_read)
-    return [h2_stall.CASE, preauth_hold.CASE, slow_read.CASE, slow_headers.CASE, rapid_reset.CASE,
+                       slow_read, slow_viewers)
+    return [h2_stall.CASE, preauth_hold.CASE, slow_read.CASE, slow_viewers.CASE, slow_headers.CASE, rapid_reset.CASE,
             continuation_flood.CASE, settings_flood.CASE, idle.CASE]
