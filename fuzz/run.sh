@@ -7,8 +7,8 @@
 #
 #   -e EXECS    stop each target after about EXECS executions (default 10000000)
 #   -s SECONDS  stop each target after SECONDS; with -e, at whichever comes first
-#   -m          afterwards, replace each corpus with the minimized union of corpus and queue
-#               (cargo afl cmin); inputs equal to a named seed keep the seed's name
+#   -m          afterwards, replace each corpus with a small one drawn from it and the queue
+#               (fuzz/minimize.sh: the seeds and tens of inputs that add the most edges)
 #   TARGET      plan, key, cors, config, multipart (default: all)
 #
 # Everything runs under `nice -n 19`, the build with CARGO_BUILD_JOBS=1 unless set, so a shared
@@ -17,7 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 ALL_TARGETS=(plan key cors config multipart)
-AFL_VERSION=0.18.2 # the afl crate's version in Cargo.toml: runtime and macro must agree
+# cargo-afl must match the afl crate in Cargo.toml: the runtime and the macro agree.
+AFL_VERSION=$(sed -n 's/^afl = "\(.*\)"/\1/p' Cargo.toml)
 execs=""
 seconds=""
 minimize=false
@@ -26,7 +27,7 @@ while getopts "e:s:m" option; do
     e) execs=$OPTARG ;;
     s) seconds=$OPTARG ;;
     m) minimize=true ;;
-    *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -65,29 +66,6 @@ fuzz_one() {
 
 stat_of() { sed -n "s/^$2 *: *//p" "out/$1/default/fuzzer_stats"; }
 
-# Replaces corpus/<target> with cmin's pick from it and the queue.
-minimize_one() {
-  local target=$1 work
-  work=$(mktemp -d)
-  mkdir -p "$work/in" "$work/min"
-  cp "corpus/$target"/* "out/$target/default/queue"/id:* "$work/in/"
-  AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 nice -n 19 cargo afl cmin -i "$work/in" -o "$work/min" -t 1000 \
-    -- "target/release/$target" >"out/$target.cmin.log" 2>&1
-  declare -A seed_name=()
-  local file sum
-  for file in "corpus/$target"/*; do
-    seed_name[$(sha1sum <"$file" | cut -c1-40)]=$(basename "$file")
-  done
-  rm -rf "corpus/$target"
-  mkdir -p "corpus/$target"
-  for file in "$work/min"/*; do
-    sum=$(sha1sum <"$file" | cut -c1-40)
-    cp "$file" "corpus/$target/${seed_name[$sum]:-${sum:0:16}}"
-  done
-  rm -rf "$work"
-  echo "corpus/$target: $(ls "corpus/$target" | wc -l) inputs after cmin"
-}
-
 install_cargo_afl
 echo "--- building the targets"
 nice -n 19 cargo afl build --release --locked
@@ -103,7 +81,7 @@ for target in "${targets[@]}"; do
   if ((crashes > 0 || hangs > 0)); then
     failed=1
   elif $minimize; then
-    minimize_one "$target"
+    ./minimize.sh "$target" || failed=1
   fi
 done
 echo "--- results ($(date -u +%Y-%m-%d), rustc $(rustc --version | cut -d' ' -f2))"
