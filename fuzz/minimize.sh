@@ -23,8 +23,8 @@ afl_bin() {
   echo "${XDG_DATA_HOME:-$HOME/.local/share}/afl.rs/rustc-$version-$commit/afl.rs-$AFL_VERSION/afl/bin"
 }
 
-# The bash afl-cmin, because the Python one that `cargo afl cmin` runs records no edges for
-# these persistent-mode targets.
+# The bash afl-cmin, because the Python one that `cargo afl cmin` runs (AFL++ 4.40c) recorded no
+# edges for these targets and kept nothing.
 cmin() {
   local target=$1 work=$2
   mkdir -p "$work/in"
