@@ -20,6 +20,7 @@
 //! - [`error`]: the request path's one error type and its mapping to statuses.
 //! - [`telemetry`]: metric names and the access log; [`logging`]: where log lines go.
 //! - [`cli`], [`probe`]: the command line, and the health check containers run.
+//! - `fuzzing` (hidden): one entry per parser, with its invariant, for `fuzz/` and `tests/fuzz_corpus.rs`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -30,6 +31,8 @@ pub mod cli;
 pub mod config;
 pub mod cors;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod key;
 pub mod logging;

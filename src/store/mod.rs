@@ -23,6 +23,9 @@ use http::{HeaderValue, StatusCode};
 pub use cache::{CacheLookup, CachedStore, report_lookups};
 pub use local::{CHUNK_BYTES, LocalStore};
 pub use s3::{S3Store, StaticCredentials};
+// The S3 mount table, compiled from the configuration at startup: reached by the fuzzing entry
+// for the configuration, which runs every startup check that needs no network.
+pub(crate) use s3::Mounts;
 
 use crate::key::ObjectKey;
 use crate::plan::{ByteRange, Validators};

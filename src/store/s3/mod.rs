@@ -20,7 +20,7 @@ use futures_util::future::BoxFuture;
 use http::HeaderValue;
 
 use self::errors::{Context, classify};
-use self::mounts::Mounts;
+pub(crate) use self::mounts::Mounts;
 use super::{ByteStream, ObjectMeta, ObjectStore, StoreError};
 use crate::config::{AccessDeniedAs, ConfigError, LoadedConfig};
 use crate::key::ObjectKey;
