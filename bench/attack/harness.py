@@ -393,6 +393,18 @@ def error_counts(results):
     return counts(name(r) for r in results if isinstance(r, BaseException))
 
 
+async def open_all(count, opener, at_once):
+    """Opens `count` attacking connections with `opener()`, at most `at_once` at a time: the
+    ones that opened, and {error name: how many} for the ones that did not."""
+    opened = await gather_bounded([opener for _ in range(count)], at_once)
+    return [o for o in opened if not isinstance(o, BaseException)], error_counts(opened)
+
+
+def attacker_errors_row(result):
+    """The report row of the errors the attacking workers met (none, usually)."""
+    return ("attacker errors", str(result["worker_errors"] or "none"), None, None)
+
+
 async def gather_bounded(factories, at_once):
     """Runs the coroutine factories with at most `at_once` in flight; results or exceptions.
 

@@ -148,7 +148,7 @@ def rows(report, args):
         ("header block bytes written before the origin's answer", harness.fmt_spread(
             harness.spread(a["header_bytes"] for a in acted), unit="B"), f"≈ max_header_bytes ({limit})", None),
         ("time from connect to the origin acting", harness.fmt_spread(harness.spread(times)), None, None),
-        ("attacker errors", str(result["worker_errors"] or "none"), None, None),
+        harness.attacker_errors_row(result),
     ]
 
 

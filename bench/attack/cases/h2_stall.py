@@ -25,10 +25,7 @@ def add_arguments(parser):
 
 
 async def attack(run, args):
-    opened = await harness.gather_bounded([lambda: open_stalled(run, args) for _ in range(args.count)],
-                                          OPENING_AT_ONCE)
-    sessions = [s for s in opened if isinstance(s, wire.H2Session)]
-    failures = harness.error_counts(opened)
+    sessions, failures = await harness.open_all(args.count, lambda: open_stalled(run, args), OPENING_AT_ONCE)
     run.mark("stalled streams open", connections=len(sessions), streams=sum(len(s.streams) for s in sessions))
     run.established.set()
     try:

@@ -90,7 +90,7 @@ def rows(report, args):
                                                                      unit="streams"), None, None),
         ("first GOAWAY", f"at {first['goaway_at']:.2f} s, after {first['streams']} streams on that connection"
          if first else "never", None, None),
-        ("attacker errors", str(result["worker_errors"] or "none"), None, None),
+        harness.attacker_errors_row(result),
     ]
 
 

@@ -148,7 +148,7 @@ def rows(report, args):
         ("origin stopped reading after", harness.fmt_spread(harness.spread(stalled)), None, None),
         ("origin closed after", harness.fmt_spread(harness.spread(closed)), None, None),
         ("ACKs waiting unread in our buffer at the end", harness.fmt_spread(harness.spread(acks), unit="frames"), None, None),
-        ("attacker errors", str(result["worker_errors"] or "none"), None, None),
+        harness.attacker_errors_row(result),
     ]
 
 

@@ -37,9 +37,7 @@ def endless_head(secret):
 
 
 async def attack(run, args):
-    opened = await harness.gather_bounded([lambda: open_one(run) for _ in range(args.count)], OPENING_AT_ONCE)
-    conns = [c for c in opened if isinstance(c, dict)]
-    failures = harness.error_counts(opened)
+    conns, failures = await harness.open_all(args.count, lambda: open_one(run), OPENING_AT_ONCE)
     run.mark("slowloris connections open", connections=len(conns), failures=failures or "none")
     run.established.set()
     await asyncio.gather(*(trickle(run, args, c) for c in conns))

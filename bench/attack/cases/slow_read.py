@@ -40,10 +40,7 @@ def settings(args):
 async def attack(run, args):
     if args.tool == "slowhttptest":
         return await attack_with_slowhttptest(run, args)
-    opened = await harness.gather_bounded([lambda: open_reader(run, args) for _ in range(args.count)],
-                                          OPENING_AT_ONCE)
-    readers = [r for r in opened if isinstance(r, dict)]
-    failures = harness.error_counts(opened)
+    readers, failures = await harness.open_all(args.count, lambda: open_reader(run, args), OPENING_AT_ONCE)
     run.mark("slow readers open", readers=len(readers), failures=failures or "none")
     run.established.set()
     await asyncio.gather(*(read_slowly(run, args, r) for r in readers))
