@@ -25,12 +25,13 @@
 //! The budget is a tokio semaphore counting bytes: it is fair (first come, first served) and its
 //! waiters are woken by the drops that free room.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::PollSemaphore;
 
@@ -90,7 +91,7 @@ struct Flow {
     /// When the body was paced, for its average rate.
     started: Instant,
     /// The body's task, when it waits for its pieces to be written.
-    waker: Mutex<Option<Waker>>,
+    waker: AtomicWaker,
 }
 
 impl Pace {
@@ -101,7 +102,7 @@ impl Pace {
             window: AtomicUsize::new(MIN_WINDOW),
             written: AtomicUsize::new(0),
             started: Instant::now(),
-            waker: Mutex::new(None),
+            waker: AtomicWaker::new(),
         };
         Self { budget: budget.clone(), flow: Arc::new(flow), claim: None, waiting: None, rest: None }
     }
@@ -116,7 +117,7 @@ impl Pace {
     pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.flow.unwritten.load(Ordering::Acquire) >= self.window() {
             // Registered before the second look, so a piece written in between still wakes us.
-            *self.flow.waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+            self.flow.waker.register(cx.waker());
             if self.flow.unwritten.load(Ordering::Acquire) >= self.window() {
                 return Poll::Pending;
             }
@@ -187,9 +188,7 @@ impl Drop for Piece {
         let window = next_window(Taken { len, took: self.sent.elapsed() }, written, self.flow.started.elapsed());
         self.flow.window.store(window, Ordering::Relaxed);
         self.flow.unwritten.fetch_sub(len, Ordering::AcqRel);
-        if let Some(waker) = self.flow.waker.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            waker.wake();
-        }
+        self.flow.waker.wake();
     }
 }
 

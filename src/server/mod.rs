@@ -10,6 +10,7 @@ mod connection;
 mod idle;
 mod linger;
 mod request_log;
+mod since;
 mod stall;
 mod streams;
 
@@ -26,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::admission::{Admission, Admissions};
-use self::connection::Listener;
+use self::connection::{Listener, Stop};
 use self::streams::StreamExecutor;
 
 use crate::body::BodyBudget;
@@ -173,34 +174,11 @@ impl Server {
             let shared = Arc::clone(&self.shared);
             tokio::spawn(async move { shared.app.warm_up().await })
         };
-        let cert_reload = tokio::spawn(crate::tls::reload::watch(self.certificates, self.cert_reload_interval));
+        let cert_reload =
+            tokio::spawn(crate::tls::reload::watch(Arc::clone(&self.certificates), self.cert_reload_interval));
         let upkeep = tokio::spawn(metrics_upkeep(self.shared.budget.clone()));
-        tokio::pin!(shutdown);
-        loop {
-            let accepted = tokio::select! {
-                () = &mut shutdown => break,
-                accepted = accept(&self.https) => accepted.map(|a| (a, Listener::Https)),
-                accepted = accept_optional(self.plain.as_ref()) => accepted.map(|a| (a, Listener::PlainHttp)),
-                accepted = accept_optional(self.admin.as_ref()) => accepted.map(|a| (a, Listener::Admin)),
-            };
-            let Some(((stream, peer), listener)) = accepted else { continue };
-            cap_socket_buffers(&stream, &self.shared.limits);
-            let (permit, shed) = match self.admissions.admit(listener) {
-                Admission::Serve(permit) => (permit, false),
-                Admission::Shed(permit) => (permit, true),
-                Admission::Refuse => {
-                    tracing::debug!(%peer, "connection closed on accept: over the connection limit");
-                    continue;
-                }
-            };
-            let (shared, stop) =
-                (Arc::clone(&self.shared), connection::Stop { draining: draining.clone(), stopping: stopping.clone() });
-            let accepted = connection::Accepted { peer, listener, shed };
-            connections.spawn(async move {
-                connection::serve(stream, accepted, shared, stop).await;
-                drop(permit);
-            });
-        }
+        let stop = Stop { draining: draining.clone(), stopping: stopping.clone() };
+        self.accept_until(shutdown, &connections, &stop).await;
         self.shared.app.start_draining();
         warm_up.abort();
         cert_reload.abort();
@@ -219,6 +197,36 @@ impl Server {
             );
             stopping.cancel();
             connections.wait().await;
+        }
+    }
+
+    /// Accepts connections on every listener, and gives each admitted one its own task, until
+    /// `shutdown` resolves.
+    async fn accept_until(&self, shutdown: impl Future<Output = ()>, connections: &TaskTracker, stop: &Stop) {
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                () = &mut shutdown => return,
+                accepted = accept(&self.https) => accepted.map(|a| (a, Listener::Https)),
+                accepted = accept_optional(self.plain.as_ref()) => accepted.map(|a| (a, Listener::PlainHttp)),
+                accepted = accept_optional(self.admin.as_ref()) => accepted.map(|a| (a, Listener::Admin)),
+            };
+            let Some(((stream, peer), listener)) = accepted else { continue };
+            cap_socket_buffers(&stream, &self.shared.limits);
+            let (permit, shed) = match self.admissions.admit(listener) {
+                Admission::Serve(permit) => (permit, false),
+                Admission::Shed(permit) => (permit, true),
+                Admission::Refuse => {
+                    tracing::debug!(%peer, "connection closed on accept: over the connection limit");
+                    continue;
+                }
+            };
+            let (shared, stop) = (Arc::clone(&self.shared), stop.clone());
+            let accepted = connection::Accepted { peer, listener, shed };
+            connections.spawn(async move {
+                connection::serve(stream, accepted, shared, stop).await;
+                drop(permit);
+            });
         }
     }
 }

@@ -12,79 +12,38 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::Instant;
 
-/// Stored in [`Progress::blocked_since`] while no write is blocked.
-const NOT_BLOCKED: u64 = u64::MAX;
-
-/// Whether, and since when, the socket has refused writes.
-#[derive(Debug)]
-struct Progress {
-    /// When the connection began; times below are milliseconds after it.
-    epoch: Instant,
-    /// When the current run of refused writes began, or [`NOT_BLOCKED`].
-    blocked_since: AtomicU64,
-}
-
-impl Progress {
-    fn blocked(&self) {
-        let now = self.epoch.elapsed().as_millis() as u64;
-        // Only the first refusal of a run sets the time; later ones must not push it forward.
-        let _ = self.blocked_since.compare_exchange(NOT_BLOCKED, now, Ordering::Relaxed, Ordering::Relaxed);
-    }
-
-    fn wrote(&self) {
-        self.blocked_since.store(NOT_BLOCKED, Ordering::Relaxed);
-    }
-
-    /// How long writes have been refused, if they are.
-    fn blocked_for(&self) -> Option<Duration> {
-        match self.blocked_since.load(Ordering::Relaxed) {
-            NOT_BLOCKED => None,
-            since => Some(self.epoch.elapsed().saturating_sub(Duration::from_millis(since))),
-        }
-    }
-}
+use super::since::Since;
 
 pin_project! {
     /// A stream that notes when its writes are refused and when they go through again.
     pub struct WatchedWrites<T> {
         #[pin]
         inner: T,
-        progress: Arc<Progress>,
+        // Since when writes have been refused, while they are.
+        blocked: Arc<Since>,
     }
 }
 
 /// The reading side of [`WatchedWrites`], for the connection's task.
 #[derive(Debug, Clone)]
-pub struct SendStall(Arc<Progress>);
+pub struct SendStall(Arc<Since>);
 
 /// Wraps a stream; the [`SendStall`] tells when it stalls.
 pub fn watch<T>(inner: T) -> (WatchedWrites<T>, SendStall) {
-    let progress = Arc::new(Progress { epoch: Instant::now(), blocked_since: AtomicU64::new(NOT_BLOCKED) });
-    (WatchedWrites { inner, progress: Arc::clone(&progress) }, SendStall(progress))
+    let blocked = Arc::new(Since::default());
+    (WatchedWrites { inner, blocked: Arc::clone(&blocked) }, SendStall(blocked))
 }
 
 impl SendStall {
     /// Resolves once a write has been blocked for `limit` without a byte going through.
     pub async fn exceeds(&self, limit: Duration) {
-        loop {
-            let wait = match self.0.blocked_for() {
-                Some(blocked) if blocked >= limit => return,
-                Some(blocked) => limit - blocked,
-                // Nothing blocked: look again after a whole period. A stall that starts meanwhile
-                // is caught at most `limit` late, which is precise enough for a timeout of
-                // tens of seconds and costs one timer per period instead of one per write.
-                None => limit,
-            };
-            tokio::time::sleep(wait).await;
-        }
+        self.0.older_than(limit).await;
     }
 }
 
@@ -97,7 +56,7 @@ impl<T: AsyncRead> AsyncRead for WatchedWrites<T> {
 impl<T: AsyncWrite> AsyncWrite for WatchedWrites<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.project();
-        note(this.progress, this.inner.poll_write(cx, buf))
+        note(this.blocked, this.inner.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -106,7 +65,7 @@ impl<T: AsyncWrite> AsyncWrite for WatchedWrites<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        note(this.progress, this.inner.poll_write_vectored(cx, bufs))
+        note(this.blocked, this.inner.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -122,10 +81,11 @@ impl<T: AsyncWrite> AsyncWrite for WatchedWrites<T> {
     }
 }
 
-fn note(progress: &Progress, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+fn note(blocked: &Since, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
     match &written {
-        Poll::Pending => progress.blocked(),
-        Poll::Ready(Ok(n)) if *n > 0 => progress.wrote(),
+        // Only the first refusal of a run sets the time; later ones must not push it forward.
+        Poll::Pending => blocked.mark_if_unmarked(),
+        Poll::Ready(Ok(n)) if *n > 0 => blocked.clear(),
         Poll::Ready(_) => {}
     }
     written
@@ -151,14 +111,14 @@ mod tests {
         let writer = tokio::spawn(async move { server.write_all(&[1; 8]).await });
         tokio::time::advance(Duration::from_secs(30)).await;
         tokio::task::yield_now().await;
-        assert!(stall.0.blocked_for().is_some(), "the write is blocked");
+        assert!(stall.0.elapsed().is_some(), "the write is blocked");
         assert!(!timer.is_finished());
         // A read makes room: the write goes through and the stall is over.
         let mut client = client;
         let mut buf = [0; 16];
         tokio::io::AsyncReadExt::read_exact(&mut client, &mut buf).await.unwrap();
         writer.await.unwrap().unwrap();
-        assert!(stall.0.blocked_for().is_none());
+        assert!(stall.0.elapsed().is_none());
         tokio::time::advance(Duration::from_secs(300)).await;
         tokio::task::yield_now().await;
         assert!(!timer.is_finished(), "nothing is blocked any more");

@@ -17,56 +17,25 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::time::Instant;
-
+use super::since::Since;
 use crate::telemetry;
-
-/// Stored in [`StreamProgress::last`] until the response head is ready.
-const NOT_STARTED: u64 = u64::MAX;
 
 tokio::task_local! {
     /// The progress of the HTTP/2 stream whose task is running.
     static STREAM: Arc<StreamProgress>;
 }
 
-/// When a stream's body last moved.
-#[derive(Debug)]
-pub struct StreamProgress {
-    /// When the stream began; `last` is in milliseconds after it.
-    epoch: Instant,
-    last: AtomicU64,
-}
+/// When a stream's body last moved; unmarked until its response head is ready.
+#[derive(Debug, Default)]
+pub struct StreamProgress(Since);
 
 impl StreamProgress {
-    fn new() -> Self {
-        Self { epoch: Instant::now(), last: AtomicU64::new(NOT_STARTED) }
-    }
-
     /// Notes that the body moved (or, the first time, that its head is ready): the deadline
     /// starts again from now.
     pub fn moved(&self) {
-        self.last.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-    }
-
-    /// Resolves once the body has not moved for `limit`.
-    async fn stalled_for(&self, limit: Duration) {
-        loop {
-            let wait = match self.last.load(Ordering::Relaxed) {
-                // Not sending yet: look again after a whole period, as `stall` does.
-                NOT_STARTED => limit,
-                last => {
-                    let idle = self.epoch.elapsed().saturating_sub(Duration::from_millis(last));
-                    match limit.checked_sub(idle) {
-                        Some(left) if !left.is_zero() => left,
-                        _ => return,
-                    }
-                }
-            };
-            tokio::time::sleep(wait).await;
-        }
+        self.0.mark();
     }
 }
 
@@ -94,11 +63,11 @@ where
 
 /// Runs `stream` until it ends or stalls for `limit`; a stalled stream is dropped, which resets it.
 async fn with_deadline<F: Future<Output = ()>>(stream: F, limit: Duration) {
-    let progress = Arc::new(StreamProgress::new());
+    let progress = Arc::new(StreamProgress::default());
     let stream = STREAM.scope(Arc::clone(&progress), stream);
     tokio::select! {
         () = stream => {}
-        () = progress.stalled_for(limit) => {
+        () = progress.0.older_than(limit) => {
             metrics::counter!(telemetry::SEND_STALLS_TOTAL, "scope" => "stream").increment(1);
             tracing::debug!(timeout = ?limit, "resetting an HTTP/2 stream that made no progress");
         }
@@ -112,20 +81,22 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_stream_that_stops_moving_is_dropped() {
         let limit = Duration::from_secs(60);
+        let (progress_tx, progress_rx) = tokio::sync::oneshot::channel();
         let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
+        // A stream that hands its progress out, then waits for ever: the test moves it.
         let stream = async move {
             let _dropped = dropped_tx;
-            let progress = current().expect("inside a stream task");
-            progress.moved();
-            // Moves three times, 50 s apart, then stops.
-            for _ in 0..3 {
-                tokio::time::sleep(Duration::from_secs(50)).await;
-                progress.moved();
-            }
+            let _ = progress_tx.send(current().expect("inside a stream task"));
             std::future::pending::<()>().await;
         };
         let task = tokio::spawn(with_deadline(stream, limit));
-        tokio::time::advance(Duration::from_secs(150 + 59)).await;
+        let progress = progress_rx.await.unwrap();
+        progress.moved();
+        for _ in 0..3 {
+            tokio::time::advance(Duration::from_secs(50)).await;
+            progress.moved();
+        }
+        tokio::time::advance(Duration::from_secs(59)).await;
         tokio::task::yield_now().await;
         assert!(!task.is_finished(), "each move pushed the deadline back");
         tokio::time::advance(Duration::from_secs(2)).await;
