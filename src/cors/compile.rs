@@ -27,78 +27,12 @@ pub(super) struct CompiledRule {
 
 impl CompiledRule {
     pub(super) fn compile(index: usize, rule: &CorsRule) -> Result<Self, CorsRulesError> {
-        let invalid = |field: &'static str, problem: String| CorsRulesError::Invalid {
-            index,
-            id: rule.id.clone(),
-            field,
-            problem,
-        };
-
-        if rule.allowed_origins.is_empty() {
-            return Err(invalid("allowed_origins", "at least one origin is required".into()));
-        }
-        let mut origins = Vec::with_capacity(rule.allowed_origins.len());
-        for origin in &rule.allowed_origins {
-            // An Origin header is a serialised origin: visible ASCII, never empty or spaced.
-            if origin.is_empty() || !origin.bytes().all(|b| b.is_ascii_graphic()) {
-                let problem = format!("{origin:?} is not an origin (visible ASCII, no spaces)");
-                return Err(invalid("allowed_origins", problem));
-            }
-            let pattern = Pattern::parse(origin).map_err(|_| invalid("allowed_origins", too_many_wildcards(origin)))?;
-            origins.push(pattern);
-        }
-
-        if rule.allowed_methods.is_empty() {
-            return Err(invalid("allowed_methods", "at least one method is required".into()));
-        }
-        let mut declared = MethodSet::default();
-        let mut listed = Vec::with_capacity(rule.allowed_methods.len());
-        for name in &rule.allowed_methods {
-            let Some(method) = S3Method::from_rule(name) else {
-                let problem = format!("{name:?} is not one of GET, HEAD, PUT, POST, DELETE");
-                return Err(invalid("allowed_methods", problem));
-            };
-            // A repeated method is harmless; list it once in Access-Control-Allow-Methods.
-            if declared.insert(method) {
-                listed.push(method.as_str());
-            }
-        }
-        let mut methods = declared;
-        if declared.contains(S3Method::Get) {
-            methods.insert(S3Method::Head);
-        }
-
-        let mut headers = Vec::with_capacity(rule.allowed_headers.len());
-        for name in &rule.allowed_headers {
-            if name.is_empty() || !name.bytes().all(is_tchar) {
-                return Err(invalid("allowed_headers", not_a_header_name(name)));
-            }
-            let pattern = Pattern::parse(name).map_err(|_| invalid("allowed_headers", too_many_wildcards(name)))?;
-            headers.push(pattern);
-        }
-
-        let mut exposed: Vec<&str> = Vec::new();
-        for name in &rule.expose_headers {
-            if name.contains('*') {
-                let problem = format!("{name:?} contains '*'; ExposeHeader takes no wildcards");
-                return Err(invalid("expose_headers", problem));
-            }
-            if name.is_empty() || !name.bytes().all(is_tchar) {
-                return Err(invalid("expose_headers", not_a_header_name(name)));
-            }
-            push_unique(&mut exposed, name);
-        }
-        for name in PLAYER_EXPOSE_HEADERS {
-            push_unique(&mut exposed, name);
-        }
-
-        // Both lists were checked to be tokens joined by ", ", so rendering cannot fail; the
-        // error arms only keep this function free of panics.
-        let allow_methods =
-            HeaderValue::from_str(&listed.join(", ")).map_err(|e| invalid("allowed_methods", e.to_string()))?;
-        let expose_headers =
-            HeaderValue::from_str(&exposed.join(", ")).map_err(|e| invalid("expose_headers", e.to_string()))?;
-
+        let invalid =
+            |(field, problem): Problem| CorsRulesError::Invalid { index, id: rule.id.clone(), field, problem };
+        let origins = origins(rule).map_err(invalid)?;
+        let (methods, allow_methods) = methods(rule).map_err(invalid)?;
+        let headers = headers(rule).map_err(invalid)?;
+        let expose_headers = expose_headers(rule).map_err(invalid)?;
         Ok(CompiledRule {
             origins,
             methods,
@@ -126,6 +60,83 @@ impl CompiledRule {
 /// A `tchar` of RFC 9110: the characters of a header name or method token.
 pub(super) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// What is wrong with a rule: the field, and the problem.
+type Problem = (&'static str, String);
+
+/// AllowedOrigin: at least one, each a serialised origin with at most one wildcard.
+fn origins(rule: &CorsRule) -> Result<Vec<Pattern>, Problem> {
+    if rule.allowed_origins.is_empty() {
+        return Err(("allowed_origins", "at least one origin is required".into()));
+    }
+    let mut origins = Vec::with_capacity(rule.allowed_origins.len());
+    for origin in &rule.allowed_origins {
+        // An Origin header is a serialised origin: visible ASCII, never empty or spaced.
+        if origin.is_empty() || !origin.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(("allowed_origins", format!("{origin:?} is not an origin (visible ASCII, no spaces)")));
+        }
+        origins.push(Pattern::parse(origin).map_err(|_| ("allowed_origins", too_many_wildcards(origin)))?);
+    }
+    Ok(origins)
+}
+
+/// AllowedMethod: at least one of S3's five; GET allows HEAD too. Also the rendered
+/// `Access-Control-Allow-Methods`, each method once.
+fn methods(rule: &CorsRule) -> Result<(MethodSet, HeaderValue), Problem> {
+    if rule.allowed_methods.is_empty() {
+        return Err(("allowed_methods", "at least one method is required".into()));
+    }
+    let mut declared = MethodSet::default();
+    let mut listed = Vec::with_capacity(rule.allowed_methods.len());
+    for name in &rule.allowed_methods {
+        let Some(method) = S3Method::from_rule(name) else {
+            return Err(("allowed_methods", format!("{name:?} is not one of GET, HEAD, PUT, POST, DELETE")));
+        };
+        // A repeated method is harmless; list it once in Access-Control-Allow-Methods.
+        if declared.insert(method) {
+            listed.push(method.as_str());
+        }
+    }
+    let mut methods = declared;
+    if declared.contains(S3Method::Get) {
+        methods.insert(S3Method::Head);
+    }
+    // Tokens joined by ", " always render; the error arm only keeps this free of panics.
+    let allow = HeaderValue::from_str(&listed.join(", ")).map_err(|e| ("allowed_methods", e.to_string()))?;
+    Ok((methods, allow))
+}
+
+/// AllowedHeader: header names, each with at most one wildcard.
+fn headers(rule: &CorsRule) -> Result<Vec<Pattern>, Problem> {
+    let mut headers = Vec::with_capacity(rule.allowed_headers.len());
+    for name in &rule.allowed_headers {
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return Err(("allowed_headers", not_a_header_name(name)));
+        }
+        headers.push(Pattern::parse(name).map_err(|_| ("allowed_headers", too_many_wildcards(name)))?);
+    }
+    Ok(headers)
+}
+
+/// ExposeHeader: header names without wildcards, then the ones players need, each once, rendered
+/// as `Access-Control-Expose-Headers`.
+fn expose_headers(rule: &CorsRule) -> Result<HeaderValue, Problem> {
+    let mut exposed: Vec<&str> = Vec::new();
+    for name in &rule.expose_headers {
+        if name.contains('*') {
+            return Err(("expose_headers", format!("{name:?} contains '*'; ExposeHeader takes no wildcards")));
+        }
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return Err(("expose_headers", not_a_header_name(name)));
+        }
+        push_unique(&mut exposed, name);
+    }
+    for name in PLAYER_EXPOSE_HEADERS {
+        push_unique(&mut exposed, name);
+    }
+    // Tokens joined by ", " always render; the error arm only keeps this free of panics.
+    HeaderValue::from_str(&exposed.join(", ")).map_err(|e| ("expose_headers", e.to_string()))
 }
 
 fn push_unique<'a>(names: &mut Vec<&'a str>, name: &'a str) {

@@ -86,6 +86,12 @@ pub async fn object(
             sized(body, StatusCode::PARTIAL_CONTENT, len, content_type)
         }
     };
+    add_validators(&mut response, meta, cache_control);
+    Ok(response)
+}
+
+/// What every answer about an object carries, 304 included: its validators and caching rule.
+fn add_validators(response: &mut Response<ResponseBody>, meta: &ObjectMeta, cache_control: HeaderValue) {
     let headers = response.headers_mut();
     headers.insert(header::ETAG, meta.etag.clone());
     headers.insert(
@@ -94,7 +100,6 @@ pub async fn object(
     );
     headers.insert(header::CACHE_CONTROL, cache_control);
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    Ok(response)
 }
 
 fn sized(body: ResponseBody, status: StatusCode, len: u64, content_type: HeaderValue) -> Response<ResponseBody> {
