@@ -1,13 +1,19 @@
 //! The one error type of the request path, and the one place where an error becomes an HTTP response.
 //!
-//! Every refusal the origin makes is a variant here. Clients get a short fixed body chosen by the
-//! variant; the cause (a store failure, an I/O error) goes to the log and never to the client.
+//! Every refusal the origin makes is a variant here, and [`RequestError::refuse`] is the one way
+//! to answer with it: log, count, render, and decide whether the connection closes. Statuses
+//! follow who is at fault: the client (4xx), the store (502, 503, 504) or the origin itself
+//! (500). Clients get a short fixed body chosen by the variant; the cause (a store failure, an
+//! I/O error) goes to the log and never to the client.
 
+use http::request::Parts;
 use http::{HeaderValue, Response, StatusCode, header};
 
 use crate::body::ResponseBody;
+use crate::cors::CorsDenied;
 use crate::key::KeyError;
 use crate::store::StoreError;
+use crate::telemetry;
 
 /// The methods the origin answers, as sent in `Allow` (a 405, and the answer to OPTIONS).
 pub const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
@@ -72,7 +78,7 @@ impl RequestError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Store(e) => e.status(),
+            Self::Store(e) => store_status(e),
         }
     }
 
@@ -106,19 +112,38 @@ impl RequestError {
             Self::PreconditionFailed => "Precondition failed\n",
             Self::RangeNotSatisfiable { .. } => "Range not satisfiable\n",
             Self::Overloaded => "Server busy, retry shortly\n",
-            Self::Store(e) => e.client_message(),
+            Self::Store(e) => store_message(e),
         }
     }
 
     /// Whether the connection must close after this answer: an unread request body is pending,
     /// the connection is over the limit, or the client is not the CDN (no accepted secret, or a
     /// peer outside the allow-list), which must never hold a connection slot.
-    fn closes_connection(&self) -> bool {
+    fn closes_connection(&self, request: &Parts) -> bool {
         matches!(self, Self::BodyNotAllowed | Self::Overloaded | Self::SecretRejected | Self::PeerNotAllowed)
+            || declares_body(request)
     }
 
-    /// Renders the error. The caller adds the headers common to every response (HSTS, Vary, CORS).
-    pub fn into_response(self) -> Response<ResponseBody> {
+    /// Answers `request` with this refusal: logs it at the level its cause deserves, counts it,
+    /// renders it, and closes the connection when it must. The caller adds the headers common to
+    /// every response (HSTS, Vary, CORS).
+    pub fn refuse(self, request: &Parts) -> Response<ResponseBody> {
+        let status = self.status();
+        // Store failures were logged with their cause (bucket, code, request id) where they happened.
+        tracing::debug!(path = %request.uri.path(), %status, error = %self, "request refused");
+        if let Some(reason) = self.refusal_reason() {
+            metrics::counter!(telemetry::REFUSALS_TOTAL, "reason" => reason).increment(1);
+        }
+        let closes = self.closes_connection(request);
+        let mut response = self.into_response();
+        if closes {
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+
+    /// The status, headers and fixed body of this refusal.
+    fn into_response(self) -> Response<ResponseBody> {
         let message = self.client_message();
         let mut response = Response::new(ResponseBody::full(message));
         *response.status_mut() = self.status();
@@ -142,10 +167,48 @@ impl RequestError {
             }
             _ => {}
         }
-        if self.closes_connection() {
-            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
         response
+    }
+}
+
+/// Whether the request says a body follows (which this origin never reads): a refusal of it
+/// leaves unread bytes on the connection.
+pub fn declares_body(request: &Parts) -> bool {
+    request.headers.contains_key(header::TRANSFER_ENCODING)
+        || request.headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
+}
+
+/// The status for a store's fault: the object's (404, or 503 while it keeps changing), the
+/// store's (403 when told to reveal it, 503, 504, 502) or the origin's own (500).
+fn store_status(error: &StoreError) -> StatusCode {
+    match error {
+        StoreError::NotFound => StatusCode::NOT_FOUND,
+        // Only reached when the object keeps changing while the request is retried: the client
+        // asked for nothing conditional, so it is told to come back.
+        StoreError::Changed => StatusCode::SERVICE_UNAVAILABLE,
+        StoreError::Forbidden => StatusCode::FORBIDDEN,
+        StoreError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        StoreError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        StoreError::Upstream(_) => StatusCode::BAD_GATEWAY,
+        StoreError::Io(_) | StoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn store_message(error: &StoreError) -> &'static str {
+    match error {
+        StoreError::NotFound => "Not found\n",
+        StoreError::Changed => "Object being replaced, retry\n",
+        StoreError::Forbidden => "Forbidden\n",
+        StoreError::Unavailable { .. } => "Service unavailable\n",
+        StoreError::Timeout => "Gateway timeout\n",
+        StoreError::Upstream(_) => "Bad gateway\n",
+        StoreError::Io(_) | StoreError::Internal(_) => "Internal server error\n",
+    }
+}
+
+impl From<CorsDenied> for RequestError {
+    fn from(_: CorsDenied) -> Self {
+        Self::CorsDenied
     }
 }
 
@@ -172,6 +235,9 @@ mod tests {
             (RequestError::Store(StoreError::Timeout), 504),
             (RequestError::Store(StoreError::Unavailable { retry_after_secs: 1 }), 503),
             (RequestError::Store(StoreError::Changed), 503),
+            (RequestError::Store(StoreError::Upstream("S3 body broke".into())), 502),
+            // Our own bugs are 500, never a 502 that would blame the store.
+            (RequestError::Store(StoreError::internal("block past the object")), 500),
         ];
         for (error, status) in cases {
             assert_eq!(error.status().as_u16(), status, "{error}");
@@ -187,15 +253,36 @@ mod tests {
         assert_eq!(&body[..], b"Bad gateway\n");
     }
 
+    fn request(headers: &[(&str, &str)]) -> Parts {
+        let mut builder = http::Request::get("/video.mp4");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
     #[test]
     fn refusals_carry_their_protocol_headers() {
-        let response = RequestError::RangeNotSatisfiable { len: 10 }.into_response();
+        let plain = request(&[]);
+        let response = RequestError::RangeNotSatisfiable { len: 10 }.refuse(&plain);
         assert_eq!(response.headers()[header::CONTENT_RANGE], "bytes */10");
-        let response = RequestError::MethodNotAllowed.into_response();
+        let response = RequestError::MethodNotAllowed.refuse(&plain);
         assert_eq!(response.headers()[header::ALLOW], "GET, HEAD, OPTIONS");
+    }
+
+    #[test]
+    fn refusals_close_the_connection_when_the_client_is_not_the_cdn_or_sent_a_body() {
+        let plain = request(&[]);
         for closing in [RequestError::BodyNotAllowed, RequestError::SecretRejected, RequestError::PeerNotAllowed] {
-            assert_eq!(closing.into_response().headers()[header::CONNECTION], "close");
+            assert_eq!(closing.refuse(&plain).headers()[header::CONNECTION], "close");
         }
-        assert!(!RequestError::CorsDenied.into_response().headers().contains_key(header::CONNECTION));
+        assert!(!RequestError::CorsDenied.refuse(&plain).headers().contains_key(header::CONNECTION));
+        let with_body = request(&[("content-length", "5")]);
+        assert_eq!(RequestError::CorsDenied.refuse(&with_body).headers()[header::CONNECTION], "close");
+        let chunked = request(&[("transfer-encoding", "chunked")]);
+        assert_eq!(RequestError::NotFound.refuse(&chunked).headers()[header::CONNECTION], "close");
+        assert!(
+            !RequestError::NotFound.refuse(&request(&[("content-length", "0")])).headers().contains_key("connection")
+        );
     }
 }

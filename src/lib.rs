@@ -8,7 +8,8 @@
 //! - [`server`]: listeners, TLS handshakes, HTTP/1.1 and HTTP/2 connections, limits and load
 //!   shedding, the deadlines that cut off stalled clients and streams, graceful drain.
 //! - [`tls`]: rustls configuration, certificate hot reload, and the development certificate.
-//! - [`pipeline`]: one request, top to bottom: guard → method → CORS → route → plan → fetch → respond.
+//! - [`pipeline`]: one request, top to bottom: route → guard → method → CORS → plan → fetch →
+//!   render → finish, each step's decision a value; in-process tests of the whole table.
 //! - [`guard`]: the CDN's secret header, peer allow-list, and the viewer's scheme.
 //! - [`cors`]: S3-style CORS rules, and the crossdomain.xml and clientaccesspolicy.xml they imply.
 //! - [`key`]: request path to object key, never escaping the root.
@@ -17,7 +18,8 @@
 //! - [`body`]: the response body, which never ends short of its `Content-Length`, and its pace:
 //!   what a body holds follows its client's speed, within one budget for all bodies.
 //! - [`media_type`], [`cache_control`]: `Content-Type` and `Cache-Control` per object.
-//! - [`error`]: the request path's one error type and its mapping to statuses.
+//! - [`error`]: the request path's one error type, its statuses by fault, and the one function
+//!   that answers a refusal.
 //! - [`telemetry`]: metric names and the access log; [`logging`]: where log lines go.
 //! - [`cli`], [`probe`]: the command line, and the health check containers run.
 //! - `fuzzing` (hidden): one entry per parser, with its invariant, for `fuzz/` and `tests/fuzz_corpus.rs`.

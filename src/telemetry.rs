@@ -76,17 +76,6 @@ pub const TLS_CERTIFICATE_RELOADS_TOTAL: &str = "vod_origin_tls_certificate_relo
 /// Failed TLS handshakes, by `reason` (error, timeout).
 pub const TLS_HANDSHAKE_FAILURES_TOTAL: &str = "vod_origin_tls_handshake_failures_total";
 
-/// Which route kind and store outcome the pipeline reports, carried in response extensions to
-/// the access log and the request metrics.
-#[derive(Debug, Clone, Copy)]
-pub struct Outcome {
-    /// The route kind.
-    pub route: Route,
-    /// The store's answer: `ok`, or through the cache `hit`, `miss` or `collapsed` (its first
-    /// block), an error kind, or `none` when the store was not asked.
-    pub storage: &'static str,
-}
-
 /// Histogram buckets in seconds: from a cached HEAD (sub-millisecond) to a long download.
 const SECONDS_BUCKETS: &[f64] =
     &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
@@ -118,7 +107,7 @@ pub fn status_class(status: StatusCode) -> &'static str {
 
 /// What kind of request a response answered: the `route` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
+pub enum RouteKind {
     /// An object from the store.
     Object,
     /// crossdomain.xml or clientaccesspolicy.xml.
@@ -137,7 +126,7 @@ pub enum Route {
     Admin,
 }
 
-impl Route {
+impl RouteKind {
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {

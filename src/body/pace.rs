@@ -41,9 +41,6 @@ use crate::telemetry;
 pub const MIN_WINDOW: usize = 16 * 1024;
 /// The largest window: the local store's read size, which keeps a fast client at full speed.
 pub const MAX_WINDOW: usize = crate::store::CHUNK_BYTES;
-// The smallest budget the configuration accepts has room for one full piece, so every response
-// can always make progress.
-const _: () = assert!(MAX_WINDOW <= crate::config::MIN_BODY_BUFFER_BYTES);
 
 /// How much of its client's throughput a body aims to hold.
 pub const HOLD: Duration = Duration::from_millis(250);

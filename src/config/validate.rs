@@ -14,7 +14,7 @@ const MIN_HEADER_BYTES: usize = 8192;
 /// carries, and a 64 MiB range would already take a thousand cache lookups.
 const MIN_CACHE_BLOCK: u64 = 64 * 1024;
 
-/// The smallest body budget: one body's largest piece (`body::MAX_WINDOW`, checked there), so
+/// The smallest body budget: one body's largest piece (`body::MAX_WINDOW`, checked in `server`), so
 /// that every response can always make progress.
 pub const MIN_BODY_BUFFER_BYTES: usize = 256 * 1024;
 

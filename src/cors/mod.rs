@@ -7,8 +7,8 @@
 //! pre-rendered header values. The same rules also yield the Flash and Silverlight policy files
 //! ([`render_crossdomain_xml`], [`render_clientaccesspolicy_xml`]).
 //!
-//! This module never adds `Vary`: the caller appends `Vary: Origin` to every response, allowed or
-//! not, so that caches keep responses for different origins apart.
+//! [`CorsPolicy::decide`] and [`add_vary`] are the pipeline's CORS step: the request's headers in,
+//! the decision counted, the headers and `Vary` names out.
 
 mod compile;
 mod headers;
@@ -24,9 +24,11 @@ mod policy_proptests;
 #[cfg(test)]
 mod policy_tests;
 mod rule;
+mod step;
 
 pub use headers::CorsHeaders;
 pub use parse::{load_rules_file, parse_rules};
 pub use policy::{ActualDecision, CorsPolicy, PreflightDecision};
 pub use policy_files::{render_clientaccesspolicy_xml, render_crossdomain_xml};
 pub use rule::{CorsRule, CorsRulesError};
+pub use step::{CorsDenied, add_vary, is_preflight};

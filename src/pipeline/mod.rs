@@ -1,14 +1,21 @@
-//! The request pipeline of the HTTPS listener, read top to bottom:
-//! guard (peer, CDN secret, viewer scheme) → method → CORS → route → plan → fetch → respond.
+//! The request pipeline of the HTTPS listener, one step per call, read top to bottom in
+//! [`App::handle`]: route → guard → method → CORS → plan → fetch → render → finish.
 //!
-//! Everything before "fetch" is a pure decision over the request and the object's metadata; only
-//! the store is awaited. Headers every response carries (HSTS, `Vary: Origin`, CORS) are added
-//! in one place at the end, so no branch can forget them.
+//! Every step's decision is a value ([`Route`], the CORS headers, the [`Plan`](crate::plan::Plan),
+//! the [`Rendered`](render::Rendered) headers); only the fetch awaits the store. A step that
+//! refuses returns a [`RequestError`], and every refusal is answered by [`RequestError::refuse`]
+//! at one place. What the steps decided about the answer (route kind, store outcome, CORS
+//! headers, `Vary`) is applied once at the end, so no branch can forget it.
 
+mod fetch;
 mod health;
+mod outcome;
 mod plain_http;
-mod respond;
+mod render;
+mod route;
 mod static_files;
+#[cfg(test)]
+mod tests;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,21 +24,24 @@ use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
 
+use fetch::Source;
 pub use health::{HEALTH_PATH, READY_PATH, Readiness, respond as probe_response};
+pub use outcome::{Outcome, Storage};
 pub use plain_http::PlainHttpPolicy;
-use respond::Source;
-use static_files::StaticFiles;
+use render::Representation;
+pub use route::{Probe, Route, Target};
+use static_files::{StaticFile, StaticFiles};
 
 use crate::body::ResponseBody;
 use crate::cache_control::CacheControl;
 use crate::config::{ConfigError, LoadedConfig};
-use crate::cors::{ActualDecision, CorsHeaders, CorsPolicy, PreflightDecision};
-use crate::error::{ALLOWED_METHODS, RequestError};
+use crate::cors::{self, CorsHeaders, CorsPolicy};
+use crate::error::{ALLOWED_METHODS, RequestError, declares_body};
 use crate::guard::Guard;
-use crate::key::{KeyError, ObjectKey, key_from_path};
+use crate::key::ObjectKey;
 use crate::plan::plan;
-use crate::store::{CacheLookup, ObjectStore, StoreError, report_lookups};
-use crate::telemetry::{self, Outcome, Route};
+use crate::store::{ObjectMeta, ObjectStore, StoreError, report_lookups};
+use crate::telemetry::{self, RouteKind};
 
 /// Everything a request needs, built once from the configuration and shared by all connections.
 pub struct App {
@@ -46,12 +56,11 @@ pub struct App {
     readiness: Arc<Readiness>,
 }
 
-/// What the CORS step decided for a request.
-enum CorsOutcome {
-    /// A preflight, answered without touching the store.
-    Preflight(Response<ResponseBody>),
-    /// Headers to add to whatever the request is answered with (none: not a CORS request).
-    Apply(Option<CorsHeaders>),
+/// What the steps decided about an answer, applied to it once at the end.
+struct Exchange {
+    outcome: Outcome,
+    cors: Option<CorsHeaders>,
+    preflight: bool,
 }
 
 impl App {
@@ -80,18 +89,60 @@ impl App {
 
     /// Answers one request that arrived over TLS from `peer`.
     pub async fn handle(&self, request: &Parts, peer: IpAddr) -> Response<ResponseBody> {
-        let path = request.uri.path();
-        let probe = matches!(request.method, Method::GET | Method::HEAD);
-        let response = if path == HEALTH_PATH && probe {
-            with_outcome(health::respond(true), Route::Probe, "none")
-        } else if path == READY_PATH && probe {
-            with_outcome(health::respond(self.readiness.is_ready()), Route::Probe, "none")
-        } else {
-            let mut response = self.serve(request, peer).await.unwrap_or_else(|e| refuse(e, request));
-            append_vary(&mut response, "Origin");
-            response
+        let response = match Route::of(request, &self.static_files) {
+            Route::Probe(probe) => self.probe(probe),
+            Route::Guarded(target) => self.serve(request, peer, target).await,
         };
         self.finish(request, response)
+    }
+
+    /// Runs the guarded steps; a refusal from any of them is answered here, and what they
+    /// decided is applied to whichever answer results.
+    async fn serve(&self, request: &Parts, peer: IpAddr, target: Target<'_>) -> Response<ResponseBody> {
+        let mut exchange = Exchange { outcome: Outcome::refused(), cors: None, preflight: false };
+        let mut response = match self.steps(request, peer, target, &mut exchange).await {
+            Ok(response) => response,
+            Err(refusal) => refusal.refuse(request),
+        };
+        response.extensions_mut().insert(exchange.outcome);
+        let headers = response.headers_mut();
+        cors::add_vary(headers, exchange.preflight);
+        if let Some(cors) = exchange.cors {
+            cors.apply(headers);
+        }
+        response
+    }
+
+    async fn steps(
+        &self,
+        request: &Parts,
+        peer: IpAddr,
+        target: Target<'_>,
+        exchange: &mut Exchange,
+    ) -> Result<Response<ResponseBody>, RequestError> {
+        self.guard.check_peer(peer)?;
+        self.guard.check_secret(&request.headers)?;
+        if self.guard.viewer_used_plain_http(&request.headers, peer) {
+            let redirect = self.plain_http.answer(request, None)?;
+            metrics::counter!(telemetry::REDIRECTS_TOTAL).increment(1);
+            return Ok(redirect);
+        }
+        check_method(request)?;
+        exchange.preflight = cors::is_preflight(request);
+        if exchange.preflight {
+            exchange.outcome = Outcome::without_store(RouteKind::Preflight);
+        }
+        exchange.cors = self.cors.decide(request)?;
+        if exchange.preflight {
+            return Ok(empty(StatusCode::OK));
+        }
+        exchange.outcome = Outcome::without_store(target.kind());
+        match target {
+            Target::Options => Ok(options()),
+            Target::PolicyFile(file) => self.policy_file(request, file).await,
+            Target::Object(key) => self.object(request, &key, &mut exchange.outcome).await,
+            Target::Invalid(refusal) => Err(refusal),
+        }
     }
 
     /// What every answer on the HTTPS listener gets last: HSTS, and no body for a HEAD.
@@ -100,6 +151,65 @@ impl App {
             response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
         without_body_for_head(request, response)
+    }
+
+    fn probe(&self, probe: Probe) -> Response<ResponseBody> {
+        let ready = match probe {
+            Probe::Health => true,
+            Probe::Ready => self.readiness.is_ready(),
+        };
+        let mut response = health::respond(ready);
+        response.extensions_mut().insert(Outcome::without_store(RouteKind::Probe));
+        response
+    }
+
+    /// crossdomain.xml or clientaccesspolicy.xml, served like an object (ranges, conditionals).
+    async fn policy_file(&self, request: &Parts, file: &StaticFile) -> Result<Response<ResponseBody>, RequestError> {
+        let source = Source::Static(file.bytes.clone());
+        self.answer(request, &file.meta, file.cache_control.clone(), source).await
+    }
+
+    /// An object from the store. The cache reports whether its first block was a hit, a miss
+    /// or collapsed; an object replaced between its metadata and its first byte is looked up
+    /// once more, so a viewer racing an upload gets the new version instead of an error.
+    async fn object(
+        &self,
+        request: &Parts,
+        key: &ObjectKey,
+        outcome: &mut Outcome,
+    ) -> Result<Response<ResponseBody>, RequestError> {
+        let fetch = async {
+            match self.fetch_object(request, key).await {
+                Err(RequestError::Store(StoreError::Changed)) => self.fetch_object(request, key).await,
+                other => other,
+            }
+        };
+        let (result, lookup) = report_lookups(fetch).await;
+        outcome.storage = match &result {
+            Err(RequestError::Store(error)) => Storage::Failed(error.fault()),
+            _ => Storage::Answered(lookup),
+        };
+        result
+    }
+
+    async fn fetch_object(&self, request: &Parts, key: &ObjectKey) -> Result<Response<ResponseBody>, RequestError> {
+        let meta = self.store.head(key).await?;
+        let source = Source::Store { store: Arc::clone(&self.store), key: key.clone(), meta: meta.clone() };
+        self.answer(request, &meta, self.cache_control.for_key(key), source).await
+    }
+
+    /// Plans, renders and fetches the answer for one version of an object.
+    async fn answer(
+        &self,
+        request: &Parts,
+        meta: &ObjectMeta,
+        cache_control: HeaderValue,
+        source: Source,
+    ) -> Result<Response<ResponseBody>, RequestError> {
+        let plan = plan(&request.method, &request.headers, &meta.validators(), meta.len);
+        let object = Representation { meta, cache_control, head: request.method == Method::HEAD };
+        let rendered = render::object(object, plan, &self.boundary)?;
+        Ok(rendered.with_body(source).await?)
     }
 
     /// Calls the store until it answers, then reports ready on `/readyz`.
@@ -119,129 +229,18 @@ impl App {
 
     /// Answers a request that arrived on the plain-HTTP listener.
     pub fn answer_plain_http(&self, request: &Parts, https_port: u16) -> Response<ResponseBody> {
-        let response = self.plain_http.answer(request, Some(https_port)).unwrap_or_else(|e| refuse(e, request));
+        let mut response = self.plain_http.answer(request, Some(https_port)).unwrap_or_else(|e| e.refuse(request));
         if response.status() == StatusCode::MOVED_PERMANENTLY {
             metrics::counter!(telemetry::REDIRECTS_TOTAL).increment(1);
         }
-        without_body_for_head(request, with_outcome(response, Route::PlainHttp, "none"))
+        response.extensions_mut().insert(Outcome::without_store(RouteKind::PlainHttp));
+        without_body_for_head(request, response)
     }
 
     /// Answers a request on a connection accepted above `server.max_connections`: 503 with
     /// `Retry-After`, and the connection closes after it.
     pub fn answer_overloaded(&self, request: &Parts) -> Response<ResponseBody> {
-        self.finish(request, with_outcome(refuse(RequestError::Overloaded, request), Route::Refused, "none"))
-    }
-
-    async fn serve(&self, request: &Parts, peer: IpAddr) -> Result<Response<ResponseBody>, RequestError> {
-        self.guard.check_peer(peer)?;
-        self.guard.check_secret(&request.headers)?;
-        if self.guard.viewer_used_plain_http(&request.headers, peer) {
-            let redirect = self.plain_http.answer(request, None)?;
-            metrics::counter!(telemetry::REDIRECTS_TOTAL).increment(1);
-            return Ok(redirect);
-        }
-        check_method(request)?;
-        let cors = match self.cors_step(request)? {
-            CorsOutcome::Preflight(response) => return Ok(response),
-            CorsOutcome::Apply(cors) => cors,
-        };
-        // The cache reports whether the object's first block was a hit, a miss or collapsed.
-        let ((route, result), lookup) = report_lookups(self.route(request)).await;
-        let storage = match &result {
-            Err(RequestError::Store(error)) => error.kind(),
-            Ok(_) if route == Route::Object => lookup.map_or("ok", CacheLookup::as_str),
-            _ => "none",
-        };
-        let mut response = with_outcome(result.unwrap_or_else(|e| refuse(e, request)), route, storage);
-        if let Some(cors) = cors {
-            cors.apply(response.headers_mut());
-        }
-        Ok(response)
-    }
-
-    fn cors_step(&self, request: &Parts) -> Result<CorsOutcome, RequestError> {
-        let Some(origin) = request.headers.get(header::ORIGIN) else {
-            return Ok(CorsOutcome::Apply(None));
-        };
-        if request.method == Method::OPTIONS {
-            let Some(method) = request.headers.get(header::ACCESS_CONTROL_REQUEST_METHOD) else {
-                // Not a preflight: a plain OPTIONS, answered with `Allow` and no CORS.
-                return Ok(CorsOutcome::Apply(None));
-            };
-            let requested = request.headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS);
-            let response = match self.cors.preflight(origin, method, requested) {
-                PreflightDecision::Allowed(cors) => {
-                    cors_decision("preflight_allowed");
-                    let mut response = empty(StatusCode::OK);
-                    cors.apply(response.headers_mut());
-                    response
-                }
-                PreflightDecision::Denied => {
-                    cors_decision("preflight_denied");
-                    RequestError::CorsDenied.into_response()
-                }
-            };
-            let mut response = with_outcome(response, Route::Preflight, "none");
-            append_vary(&mut response, "Access-Control-Request-Method");
-            append_vary(&mut response, "Access-Control-Request-Headers");
-            return Ok(CorsOutcome::Preflight(response));
-        }
-        match self.cors.actual(origin, &request.method) {
-            ActualDecision::Allowed(cors) => {
-                cors_decision("allowed");
-                Ok(CorsOutcome::Apply(Some(cors)))
-            }
-            ActualDecision::Denied => {
-                cors_decision("denied");
-                Err(RequestError::CorsDenied)
-            }
-            ActualDecision::NotApplied => {
-                cors_decision("not_applied");
-                Ok(CorsOutcome::Apply(None))
-            }
-        }
-    }
-
-    async fn route(&self, request: &Parts) -> (Route, Result<Response<ResponseBody>, RequestError>) {
-        if request.method == Method::OPTIONS {
-            let mut response = empty(StatusCode::OK);
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
-            return (Route::Options, Ok(response));
-        }
-        let head = request.method == Method::HEAD;
-        if let Some(file) = self.static_files.get(request.uri.path()) {
-            let plan = plan(&request.method, &request.headers, &file.meta.validators(), file.meta.len);
-            let source = Source::Static(file.bytes.clone());
-            let response = respond::object(&file.meta, plan, head, file.cache_control.clone(), source, &self.boundary);
-            return (Route::PolicyFile, response.await);
-        }
-        (Route::Object, self.route_object(request, head).await)
-    }
-
-    async fn route_object(&self, request: &Parts, head: bool) -> Result<Response<ResponseBody>, RequestError> {
-        let key = key_from_path(request.uri.path()).map_err(|e| match e {
-            KeyError::Root => RequestError::NotFound,
-            other => RequestError::BadPath(other),
-        })?;
-        // An object replaced between its metadata and its first byte is looked up once more, so
-        // a viewer racing an upload gets the new version instead of an error.
-        match self.serve_object(request, &key, head).await {
-            Err(RequestError::Store(StoreError::Changed)) => self.serve_object(request, &key, head).await,
-            other => other,
-        }
-    }
-
-    async fn serve_object(
-        &self,
-        request: &Parts,
-        key: &ObjectKey,
-        head: bool,
-    ) -> Result<Response<ResponseBody>, RequestError> {
-        let meta = self.store.head(key).await?;
-        let plan = plan(&request.method, &request.headers, &meta.validators(), meta.len);
-        let cache_control = self.cache_control.for_key(key);
-        let source = Source::Store { store: Arc::clone(&self.store), key: key.clone(), meta: meta.clone() };
-        respond::object(&meta, plan, head, cache_control, source, &self.boundary).await
+        self.finish(request, RequestError::Overloaded.refuse(request))
     }
 }
 
@@ -278,28 +277,6 @@ fn check_method(request: &Parts) -> Result<(), RequestError> {
     Ok(())
 }
 
-/// Whether the request says a body follows (which this origin never reads).
-fn declares_body(request: &Parts) -> bool {
-    request.headers.contains_key(header::TRANSFER_ENCODING)
-        || request.headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
-}
-
-/// Renders a refusal and logs it at the level its cause deserves.
-fn refuse(error: RequestError, request: &Parts) -> Response<ResponseBody> {
-    let status = error.status();
-    // Store failures were logged with their cause (bucket, code, request id) where they happened.
-    tracing::debug!(path = %request.uri.path(), %status, error = %error, "request refused");
-    if let Some(reason) = error.refusal_reason() {
-        metrics::counter!(telemetry::REFUSALS_TOTAL, "reason" => reason).increment(1);
-    }
-    let mut response = error.into_response();
-    // Any refusal of a request with a body leaves unread bytes on the connection.
-    if declares_body(request) {
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
-}
-
 /// A HEAD answer keeps GET's headers (Content-Length included) and drops the body. hyper does
 /// this itself on HTTP/1.1 but not on HTTP/2, where DATA on a HEAD response is a protocol error.
 fn without_body_for_head(request: &Parts, response: Response<ResponseBody>) -> Response<ResponseBody> {
@@ -317,19 +294,11 @@ fn empty(status: StatusCode) -> Response<ResponseBody> {
     response
 }
 
-/// Tags a response with its route kind and store outcome, for the access log and the metrics.
-fn with_outcome(mut response: Response<ResponseBody>, route: Route, storage: &'static str) -> Response<ResponseBody> {
-    response.extensions_mut().insert(Outcome { route, storage });
+/// The answer to a plain OPTIONS: the methods this origin answers.
+fn options() -> Response<ResponseBody> {
+    let mut response = empty(StatusCode::OK);
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
     response
-}
-
-fn cors_decision(decision: &'static str) {
-    metrics::counter!(telemetry::CORS_DECISIONS_TOTAL, "decision" => decision).increment(1);
-}
-
-/// Adds `name` to `Vary`, keeping whatever is there.
-fn append_vary(response: &mut Response<ResponseBody>, name: &'static str) {
-    response.headers_mut().append(header::VARY, HeaderValue::from_static(name));
 }
 
 fn hsts_value(tls: &crate::config::TlsConfig) -> Option<HeaderValue> {

@@ -15,6 +15,7 @@ use crate::store::ObjectMeta;
 const POLICY_CACHE_CONTROL: &str = "public, max-age=3600";
 
 /// One rendered file.
+#[derive(Debug)]
 pub struct StaticFile {
     /// Its metadata (entity-tag from the content, so it is stable across restarts).
     pub meta: ObjectMeta,

@@ -6,8 +6,9 @@ use http::request::Parts;
 use http::{Method, Response, StatusCode};
 
 use crate::body::ResponseBody;
+use crate::pipeline::Outcome;
 use crate::pipeline::{App, HEALTH_PATH, READY_PATH, probe_response};
-use crate::telemetry::{Outcome, Route};
+use crate::telemetry::RouteKind;
 
 /// The Prometheus text exposition format.
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -27,7 +28,7 @@ pub fn answer(request: &Parts, app: &App) -> Response<ResponseBody> {
 
 /// Tags a response as the admin listener's, for the access log and the metrics.
 fn admin(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
-    response.extensions_mut().insert(Outcome { route: Route::Admin, storage: "none" });
+    response.extensions_mut().insert(Outcome::without_store(RouteKind::Admin));
     response
 }
 

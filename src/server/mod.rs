@@ -38,6 +38,10 @@ use crate::tls::Certificates;
 
 /// Pause after a failed accept (usually EMFILE): long enough not to spin, short enough not to
 /// be noticed once descriptors are free again.
+// The smallest body budget the configuration accepts has room for one body's full piece, so
+// every response can always make progress. Checked here, where the budget is made from both.
+const _: () = assert!(crate::body::MAX_WINDOW <= crate::config::MIN_BODY_BUFFER_BYTES);
+
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 /// How often histogram samples are folded into buckets.
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);

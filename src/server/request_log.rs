@@ -15,7 +15,8 @@ use pin_project_lite::pin_project;
 
 use super::idle::ActiveGuard;
 use super::streams::StreamProgress;
-use crate::telemetry::{self, Outcome, Route};
+use crate::pipeline::Outcome;
+use crate::telemetry;
 
 /// What is logged about one request.
 pub struct RequestLog {
@@ -51,7 +52,7 @@ impl RequestLog {
             user_agent: request.headers.get(header::USER_AGENT).cloned(),
             protocol,
             status: StatusCode::OK,
-            outcome: Outcome { route: Route::Refused, storage: "none" },
+            outcome: Outcome::refused(),
             bytes: 0,
             expected: None,
         }
@@ -95,7 +96,7 @@ impl RequestLog {
             user_agent = text(&self.user_agent).as_str(),
             protocol = self.protocol,
             route,
-            storage = self.outcome.storage,
+            storage = self.outcome.storage.as_str(),
         );
     }
 }

@@ -6,6 +6,7 @@
 //! The S3 backend is wrapped in [`CachedStore`], which keeps its blocks and metadata in memory.
 
 mod cache;
+mod error;
 mod local;
 mod s3;
 
@@ -18,9 +19,10 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::future::BoxFuture;
-use http::{HeaderValue, StatusCode};
+use http::HeaderValue;
 
 pub use cache::{CacheLookup, CachedStore, report_lookups};
+pub use error::{StoreError, StoreFault};
 pub use local::{CHUNK_BYTES, LocalStore};
 pub use s3::{S3Store, StaticCredentials};
 // The S3 mount table, compiled from the configuration at startup: reached by the fuzzing entry
@@ -134,107 +136,6 @@ pub trait ObjectStore: Send + Sync + 'static {
     }
 }
 
-/// Why a store could not answer. The HTTP status is decided here, once.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// There is no such object (or its existence is not revealed).
-    #[error("no such object")]
-    NotFound,
-    /// The object changed since its metadata was read.
-    #[error("object changed while being read")]
-    Changed,
-    /// The store refuses access (and the configuration says to tell the client).
-    #[error("access denied")]
-    Forbidden,
-    /// The store asks us to slow down.
-    #[error("store unavailable")]
-    Unavailable {
-        /// Seconds the client is asked to wait.
-        retry_after_secs: u32,
-    },
-    /// The store did not answer in time.
-    #[error("store timed out")]
-    Timeout,
-    /// The store answered with something we cannot serve. The text is for logs only.
-    #[error("upstream failure: {0}")]
-    Upstream(String),
-    /// A local I/O failure.
-    #[error("I/O: {0}")]
-    Io(#[from] std::io::Error),
-    /// One of the origin's own invariants failed: a bug here, never the store's fault. Made
-    /// with [`StoreError::internal`], which logs it at `error`.
-    #[error("internal error: {0}")]
-    Internal(&'static str),
-}
-
-impl StoreError {
-    /// The status a client sees when this error happens before the response headers.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::NotFound => StatusCode::NOT_FOUND,
-            // Only reached when the object keeps changing while the request is retried: the
-            // client asked for nothing conditional, so it is told to come back.
-            Self::Changed => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
-            Self::Io(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// An invariant of the origin's own that failed, logged at `error` where it is found: the
-    /// client sees a 500, not a 502 that would blame the store.
-    pub fn internal(what: &'static str) -> Self {
-        tracing::error!(what, "internal invariant failed");
-        Self::Internal(what)
-    }
-
-    /// The same error again, for each request that waited on one shared call (the edge cache's
-    /// collapsed fills): not `Clone`, since it may hold an `io::Error`, but every waiter must see
-    /// the kind and status the call met (a 404 stays a 404, a `Changed` is retried, a `SlowDown`
-    /// keeps its `Retry-After`).
-    pub fn duplicate(&self) -> Self {
-        match self {
-            Self::NotFound => Self::NotFound,
-            Self::Changed => Self::Changed,
-            Self::Forbidden => Self::Forbidden,
-            Self::Unavailable { retry_after_secs } => Self::Unavailable { retry_after_secs: *retry_after_secs },
-            Self::Timeout => Self::Timeout,
-            Self::Upstream(text) => Self::Upstream(text.clone()),
-            Self::Io(io) => Self::Io(std::io::Error::new(io.kind(), io.to_string())),
-            Self::Internal(what) => Self::Internal(what),
-        }
-    }
-
-    /// A short name for logs and metric labels.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::NotFound => "not_found",
-            Self::Changed => "changed",
-            Self::Forbidden => "forbidden",
-            Self::Unavailable { .. } => "unavailable",
-            Self::Timeout => "timeout",
-            Self::Upstream(_) => "upstream_error",
-            Self::Io(_) => "io_error",
-            Self::Internal(_) => "internal_error",
-        }
-    }
-
-    /// The fixed body a client sees.
-    pub(crate) fn client_message(&self) -> &'static str {
-        match self {
-            Self::NotFound => "Not found\n",
-            Self::Changed => "Object being replaced, retry\n",
-            Self::Forbidden => "Forbidden\n",
-            Self::Unavailable { .. } => "Service unavailable\n",
-            Self::Timeout => "Gateway timeout\n",
-            Self::Upstream(_) => "Bad gateway\n",
-            Self::Io(_) | Self::Internal(_) => "Internal server error\n",
-        }
-    }
-}
-
 /// Opens the backend the configuration names.
 pub async fn from_config(
     loaded: &crate::config::LoadedConfig,
@@ -266,39 +167,4 @@ pub async fn cached(
     }
     let store = CachedStore::new(s3, cache).await.map_err(|reason| loaded.error("storage.cache.disk_dir", reason))?;
     Ok(std::sync::Arc::new(store))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_shared_error_keeps_its_kind_and_status() {
-        let errors = [
-            StoreError::NotFound,
-            StoreError::Changed,
-            StoreError::Forbidden,
-            StoreError::Unavailable { retry_after_secs: 7 },
-            StoreError::Timeout,
-            StoreError::Upstream("x".into()),
-            StoreError::Io(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no")),
-            StoreError::Internal("x"),
-        ];
-        for error in errors {
-            let again = error.duplicate();
-            assert_eq!((again.kind(), again.status()), (error.kind(), error.status()));
-            assert_eq!(again.to_string(), error.to_string());
-        }
-        let StoreError::Unavailable { retry_after_secs } = StoreError::Unavailable { retry_after_secs: 7 }.duplicate()
-        else {
-            unreachable!()
-        };
-        assert_eq!(retry_after_secs, 7);
-    }
-
-    #[test]
-    fn our_own_failures_are_500_not_the_stores_502() {
-        assert_eq!(StoreError::internal("block past the object").status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(StoreError::Upstream("S3 body broke".into()).status(), StatusCode::BAD_GATEWAY);
-    }
 }

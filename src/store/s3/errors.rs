@@ -8,7 +8,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 use crate::config::AccessDeniedAs;
-use crate::store::StoreError;
+use crate::store::{StoreError, StoreFault};
 
 /// Seconds a client is asked to wait when S3 throttles.
 const RETRY_AFTER_SECS: u32 = 1;
@@ -45,7 +45,7 @@ where
             let code = service.err().code().unwrap_or("-");
             let store_error = by_code(code, status, access_denied);
             let message = service.err().message().unwrap_or("-");
-            if store_error.status().is_server_error() {
+            if matches!(store_error.fault(), StoreFault::Upstream | StoreFault::Unavailable | StoreFault::Changed) {
                 tracing::warn!(operation, bucket, key, status, code, message, request_id, "S3 error");
             } else if status == 403 {
                 // Worth seeing: a wrong credential or policy shows up as this on HeadObject.
@@ -85,22 +85,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_map_to_causes() {
+    fn codes_map_to_faults() {
+        use StoreFault::*;
         let cases = [
-            ("NoSuchKey", 404, AccessDeniedAs::NotFound, 404),
-            ("-", 404, AccessDeniedAs::NotFound, 404),
-            ("AccessDenied", 403, AccessDeniedAs::NotFound, 404),
-            ("AccessDenied", 403, AccessDeniedAs::Forbidden, 403),
-            ("-", 403, AccessDeniedAs::Forbidden, 403),
-            ("PreconditionFailed", 412, AccessDeniedAs::NotFound, 503),
-            ("SlowDown", 503, AccessDeniedAs::NotFound, 503),
-            ("-", 503, AccessDeniedAs::NotFound, 503),
-            ("NoSuchBucket", 404, AccessDeniedAs::NotFound, 502),
-            ("SignatureDoesNotMatch", 403, AccessDeniedAs::NotFound, 502),
-            ("InternalError", 500, AccessDeniedAs::NotFound, 502),
+            ("NoSuchKey", 404, AccessDeniedAs::NotFound, NotFound),
+            ("-", 404, AccessDeniedAs::NotFound, NotFound),
+            ("AccessDenied", 403, AccessDeniedAs::NotFound, NotFound),
+            ("AccessDenied", 403, AccessDeniedAs::Forbidden, Forbidden),
+            ("-", 403, AccessDeniedAs::Forbidden, Forbidden),
+            ("PreconditionFailed", 412, AccessDeniedAs::NotFound, Changed),
+            ("SlowDown", 503, AccessDeniedAs::NotFound, Unavailable),
+            ("-", 503, AccessDeniedAs::NotFound, Unavailable),
+            ("NoSuchBucket", 404, AccessDeniedAs::NotFound, Upstream),
+            ("SignatureDoesNotMatch", 403, AccessDeniedAs::NotFound, Upstream),
+            ("InternalError", 500, AccessDeniedAs::NotFound, Upstream),
         ];
         for (code, status, denied, expected) in cases {
-            assert_eq!(by_code(code, status, denied).status().as_u16(), expected, "{code} {status}");
+            assert_eq!(by_code(code, status, denied).fault(), expected, "{code} {status}");
         }
     }
 }

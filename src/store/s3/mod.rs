@@ -189,7 +189,7 @@ impl Inner {
 fn record<T>(operation: &'static str, started: Instant, result: Result<T, StoreError>) -> Result<T, StoreError> {
     let outcome = match &result {
         Ok(_) => "ok",
-        Err(error) => error.kind(),
+        Err(error) => error.fault().as_str(),
     };
     metrics::counter!(telemetry::S3_REQUESTS_TOTAL, "operation" => operation, "outcome" => outcome).increment(1);
     metrics::histogram!(telemetry::S3_REQUEST_DURATION_SECONDS, "operation" => operation)
