@@ -42,6 +42,9 @@ fn fail(error: &ConfigError) -> ExitCode {
 
 async fn serve(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     vod_origin::logging::init(loaded)?;
+    for warning in loaded.warnings() {
+        tracing::warn!("{warning}");
+    }
     let server = Server::bind(loaded).await?;
     let https = server.https_addr();
     let shown = |addr: Option<std::net::SocketAddr>| addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
@@ -68,6 +71,9 @@ async fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
         vod_origin::tls::load(loaded)?;
     }
     print!("{}", loaded.to_toml());
+    for warning in loaded.warnings() {
+        eprintln!("vod-origin: warning: {warning}");
+    }
     eprintln!("vod-origin: configuration is valid");
     Ok(())
 }

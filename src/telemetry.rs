@@ -6,75 +6,96 @@ use std::sync::OnceLock;
 use http::StatusCode;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-/// Requests answered, by `route` kind and `status` class.
-pub const REQUESTS_TOTAL: &str = "vod_origin_requests_total";
-/// Body bytes sent to clients, by `route`.
-pub const RESPONSE_BYTES_TOTAL: &str = "vod_origin_response_bytes_total";
-/// From request to the last body byte (or the client leaving), by `route`.
-pub const REQUEST_DURATION_SECONDS: &str = "vod_origin_request_duration_seconds";
-/// From request to response headers, by `route`.
-pub const TIME_TO_FIRST_BYTE_SECONDS: &str = "vod_origin_time_to_first_byte_seconds";
-/// S3 calls, by `operation` and `outcome`.
-pub const S3_REQUESTS_TOTAL: &str = "vod_origin_s3_requests_total";
-/// S3 call latency to the response headers, by `operation`.
-pub const S3_REQUEST_DURATION_SECONDS: &str = "vod_origin_s3_request_duration_seconds";
-/// Body bytes read from S3.
-pub const S3_BYTES_TOTAL: &str = "vod_origin_s3_bytes_total";
-/// S3 bodies resumed after breaking mid-stream.
-pub const S3_RESUMES_TOTAL: &str = "vod_origin_s3_resumes_total";
-/// Block lookups in the edge cache, by `result`: `hit` (cached), `miss` (this lookup fetched
-/// the block from S3), `collapsed` (waited for another lookup's fetch of the same block),
-/// `bypass` (not cached, and no memory to fill it: the range was read straight from S3).
-pub const CACHE_REQUESTS_TOTAL: &str = "vod_origin_cache_requests_total";
-/// Bytes through the edge cache, by `source`: `cache` (sent to clients out of blocks, cached or
-/// being filled),
-/// `s3` (read from S3 to fill blocks, read-ahead included), `disk` (read back from the disk
-/// tier), `bypass` (sent to clients straight from S3 because the cache's memory was all in use).
-pub const CACHE_BYTES_TOTAL: &str = "vod_origin_cache_bytes_total";
-/// Blocks evicted from the edge cache to make room, or not admitted into it (moka counts both).
-pub const CACHE_EVICTIONS_TOTAL: &str = "vod_origin_cache_evictions_total";
-/// Bytes of blocks the edge cache holds (as of its last housekeeping; refreshed every second).
-pub const CACHE_SIZE_BYTES: &str = "vod_origin_cache_size_bytes";
-/// Bytes of all block memory: cached, being filled, and evicted but still being sent (refreshed
-/// every second). Never above `storage.cache.max_bytes`.
-pub const CACHE_MEMORY_BYTES: &str = "vod_origin_cache_memory_bytes";
-/// Block lookups in the edge cache's disk tier, by `result` (`hit`, `miss`).
-pub const CACHE_DISK_REQUESTS_TOTAL: &str = "vod_origin_cache_disk_requests_total";
-/// Blocks written to the edge cache's disk tier (counted once the write queue has them on disk).
-pub const CACHE_DISK_WRITES_TOTAL: &str = "vod_origin_cache_disk_writes_total";
-/// Metadata lookups in the edge cache, by `result` (`hit`, `miss`).
-pub const METADATA_CACHE_REQUESTS_TOTAL: &str = "vod_origin_metadata_cache_requests_total";
-/// Responses aborted after their headers (the client sees a broken transfer).
-pub const RESPONSES_ABORTED_TOTAL: &str = "vod_origin_responses_aborted_total";
-/// CORS decisions, by `decision`.
-pub const CORS_DECISIONS_TOTAL: &str = "vod_origin_cors_decisions_total";
-/// Requests refused before routing, by `reason` (secret, peer, plain_http...).
-pub const REFUSALS_TOTAL: &str = "vod_origin_refusals_total";
-/// Plain-HTTP requests redirected to HTTPS.
-pub const REDIRECTS_TOTAL: &str = "vod_origin_https_redirects_total";
-/// Open connections, by `protocol`.
-pub const CONNECTIONS_ACTIVE: &str = "vod_origin_connections_active";
-/// Connections accepted above `server.max_connections`, by `action` (503, closed).
-pub const CONNECTIONS_SHED_TOTAL: &str = "vod_origin_connections_shed_total";
-/// Responses abandoned because the client took nothing for `server.send_timeout`, by `scope`:
-/// `connection` (the socket took no byte: the connection is closed) or `stream` (one HTTP/2
-/// stream's body did not move: the stream is reset).
-pub const SEND_STALLS_TOTAL: &str = "vod_origin_send_stalls_total";
-/// Connections the server closed before the client did, by `reason`: `refused` (after a refusal
-/// of the peer or the CDN secret), `refusal_timeout` (the refusal could not be sent in time),
-/// `no_request` (none within `server.handshake_timeout`), `idle`, `header_timeout` (HTTP/1.1:
-/// the next request head did not come in time), `bad_request` (a head that does not parse),
-/// `protocol_error` (HTTP/2: GOAWAY for a flood or a broken frame), `drain_timeout`.
-pub const CONNECTIONS_CLOSED_TOTAL: &str = "vod_origin_connections_closed_total";
-/// Bytes response bodies hold now (read from the store, not yet written to a socket); never
-/// above `server.body_buffer_bytes`. Refreshed every few seconds.
-pub const BODY_BUFFER_BYTES: &str = "vod_origin_body_buffer_bytes";
-/// Reads that waited because `server.body_buffer_bytes` was spent.
-pub const BODY_BUDGET_WAITS_TOTAL: &str = "vod_origin_body_budget_waits_total";
-/// Certificate reloads, by `outcome` (loaded, failed).
-pub const TLS_CERTIFICATE_RELOADS_TOTAL: &str = "vod_origin_tls_certificate_reloads_total";
-/// Failed TLS handshakes, by `reason` (error, timeout).
-pub const TLS_HANDSHAKE_FAILURES_TOTAL: &str = "vod_origin_tls_handshake_failures_total";
+/// Declares each metric's name as a constant documented by its doc comment, and keeps the same
+/// text as the series' `# HELP` line, so the two never drift apart.
+macro_rules! metric_names {
+    ($($(#[doc = $doc:literal])+ $name:ident: $kind:ident = $value:literal;)+) => {
+        $($(#[doc = $doc])+ pub const $name: &str = $value;)+
+
+        /// Every series: name, kind, and help text (its doc comment's lines).
+        const DESCRIPTIONS: &[(&str, Kind, &[&str])] = &[$(($value, Kind::$kind, &[$($doc),+])),+];
+    };
+}
+
+/// How a series is recorded, for its `# TYPE` line.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+metric_names! {
+    /// Requests answered, by `route` kind and `status` class.
+    REQUESTS_TOTAL: Counter = "vod_origin_requests_total";
+    /// Body bytes sent to clients, by `route`.
+    RESPONSE_BYTES_TOTAL: Counter = "vod_origin_response_bytes_total";
+    /// From request to the last body byte (or the client leaving), by `route`.
+    REQUEST_DURATION_SECONDS: Histogram = "vod_origin_request_duration_seconds";
+    /// From request to response headers, by `route`.
+    TIME_TO_FIRST_BYTE_SECONDS: Histogram = "vod_origin_time_to_first_byte_seconds";
+    /// S3 calls, by `operation` and `outcome`.
+    S3_REQUESTS_TOTAL: Counter = "vod_origin_s3_requests_total";
+    /// S3 call latency to the response headers, by `operation`.
+    S3_REQUEST_DURATION_SECONDS: Histogram = "vod_origin_s3_request_duration_seconds";
+    /// Body bytes read from S3.
+    S3_BYTES_TOTAL: Counter = "vod_origin_s3_bytes_total";
+    /// S3 bodies resumed after breaking mid-stream.
+    S3_RESUMES_TOTAL: Counter = "vod_origin_s3_resumes_total";
+    /// Block lookups in the edge cache, by `result`: `hit` (cached), `miss` (this lookup fetched
+    /// the block from S3), `collapsed` (waited for another lookup's fetch of the same block),
+    /// `bypass` (not cached, and no memory to fill it: the range was read straight from S3).
+    CACHE_REQUESTS_TOTAL: Counter = "vod_origin_cache_requests_total";
+    /// Bytes through the edge cache, by `source`: `cache` (sent to clients out of blocks, cached or
+    /// being filled),
+    /// `s3` (read from S3 to fill blocks, read-ahead included), `disk` (read back from the disk
+    /// tier), `bypass` (sent to clients straight from S3 because the cache's memory was all in use).
+    CACHE_BYTES_TOTAL: Counter = "vod_origin_cache_bytes_total";
+    /// Blocks evicted from the edge cache to make room, or not admitted into it (moka counts both).
+    CACHE_EVICTIONS_TOTAL: Counter = "vod_origin_cache_evictions_total";
+    /// Bytes of blocks the edge cache holds (as of its last housekeeping; refreshed every second).
+    CACHE_SIZE_BYTES: Gauge = "vod_origin_cache_size_bytes";
+    /// Bytes of all block memory: cached, being filled, and evicted but still being sent (refreshed
+    /// every second). Never above `storage.cache.max_bytes`.
+    CACHE_MEMORY_BYTES: Gauge = "vod_origin_cache_memory_bytes";
+    /// Block lookups in the edge cache's disk tier, by `result` (`hit`, `miss`).
+    CACHE_DISK_REQUESTS_TOTAL: Counter = "vod_origin_cache_disk_requests_total";
+    /// Blocks written to the edge cache's disk tier (counted once the write queue has them on disk).
+    CACHE_DISK_WRITES_TOTAL: Counter = "vod_origin_cache_disk_writes_total";
+    /// Metadata lookups in the edge cache, by `result` (`hit`, `miss`).
+    METADATA_CACHE_REQUESTS_TOTAL: Counter = "vod_origin_metadata_cache_requests_total";
+    /// Responses aborted after their headers (the client sees a broken transfer).
+    RESPONSES_ABORTED_TOTAL: Counter = "vod_origin_responses_aborted_total";
+    /// CORS decisions, by `decision`.
+    CORS_DECISIONS_TOTAL: Counter = "vod_origin_cors_decisions_total";
+    /// Requests refused before routing, by `reason` (secret, peer, plain_http...).
+    REFUSALS_TOTAL: Counter = "vod_origin_refusals_total";
+    /// Plain-HTTP requests redirected to HTTPS.
+    REDIRECTS_TOTAL: Counter = "vod_origin_https_redirects_total";
+    /// Open connections, by `protocol`.
+    CONNECTIONS_ACTIVE: Gauge = "vod_origin_connections_active";
+    /// Connections accepted above `server.max_connections`, by `action` (503, closed).
+    CONNECTIONS_SHED_TOTAL: Counter = "vod_origin_connections_shed_total";
+    /// Responses abandoned because the client took nothing for `server.send_timeout`, by `scope`:
+    /// `connection` (the socket took no byte: the connection is closed) or `stream` (one HTTP/2
+    /// stream's body did not move: the stream is reset).
+    SEND_STALLS_TOTAL: Counter = "vod_origin_send_stalls_total";
+    /// Connections the server closed before the client did, by `reason`: `refused` (after a refusal
+    /// of the peer or the CDN secret), `refusal_timeout` (the refusal could not be sent in time),
+    /// `no_request` (none within `server.handshake_timeout`), `idle`, `header_timeout` (HTTP/1.1:
+    /// the next request head did not come in time), `bad_request` (a head that does not parse),
+    /// `protocol_error` (HTTP/2: GOAWAY for a flood or a broken frame), `drain_timeout`.
+    CONNECTIONS_CLOSED_TOTAL: Counter = "vod_origin_connections_closed_total";
+    /// Bytes response bodies hold now (read from the store, not yet written to a socket); never
+    /// above `server.body_buffer_bytes`. Refreshed every few seconds.
+    BODY_BUFFER_BYTES: Gauge = "vod_origin_body_buffer_bytes";
+    /// Reads that waited because `server.body_buffer_bytes` was spent.
+    BODY_BUDGET_WAITS_TOTAL: Counter = "vod_origin_body_budget_waits_total";
+    /// Certificate reloads, by `outcome` (loaded, failed).
+    TLS_CERTIFICATE_RELOADS_TOTAL: Counter = "vod_origin_tls_certificate_reloads_total";
+    /// Failed TLS handshakes, by `reason` (error, timeout).
+    TLS_HANDSHAKE_FAILURES_TOTAL: Counter = "vod_origin_tls_handshake_failures_total";
+}
 
 /// Histogram buckets in seconds: from a cached HEAD (sub-millisecond) to a long download.
 const SECONDS_BUCKETS: &[f64] =
@@ -87,11 +108,41 @@ pub fn prometheus() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new().set_buckets(SECONDS_BUCKETS).expect("buckets are not empty");
         match builder.install_recorder() {
-            Ok(handle) => handle,
+            Ok(handle) => {
+                describe();
+                handle
+            }
             // Another recorder is installed (an embedding program's): render ours unattached.
             Err(_) => PrometheusBuilder::new().build_recorder().handle(),
         }
     })
+}
+
+/// The metrics in Prometheus's text format, with the process's own (resident memory, open file
+/// descriptors, CPU seconds, threads) read from the operating system at this moment.
+pub fn render() -> String {
+    static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+    let handle = prometheus();
+    PROCESS
+        .get_or_init(|| {
+            let collector = metrics_process::Collector::default();
+            collector.describe();
+            collector
+        })
+        .collect();
+    handle.render()
+}
+
+/// Gives every series its `# HELP` line: its constant's doc comment, on one line.
+fn describe() {
+    for (name, kind, doc) in DESCRIPTIONS {
+        let help = doc.iter().map(|line| line.trim()).collect::<Vec<_>>().join(" ");
+        match kind {
+            Kind::Counter => metrics::describe_counter!(*name, help),
+            Kind::Gauge => metrics::describe_gauge!(*name, help),
+            Kind::Histogram => metrics::describe_histogram!(*name, help),
+        }
+    }
 }
 
 /// The bounded label for a status: `2xx`, `3xx`, `4xx`, `5xx`.

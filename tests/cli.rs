@@ -131,7 +131,28 @@ fn variables_that_are_not_keys_are_left_alone() {
     // What Kubernetes injects for a Service named vod-origin.
     let env = [("VOD_ORIGIN_PORT", "tcp://10.0.0.1:443"), ("VOD_ORIGIN_SERVICE_HOST", "10.0.0.1")];
     let output = vod_origin(&["check-config"], &env);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // Named, so a typo cannot hide among them, but never refused.
+    assert!(stderr.contains("warning: VOD_ORIGIN_PORT sets no configuration key"), "{stderr}");
+}
+
+#[test]
+fn a_variable_with_one_underscore_too_few_is_named_with_the_one_meant() {
+    let output = vod_origin(&["check-config"], &[("VOD_ORIGIN_SERVER_LISTEN", "0.0.0.0:9443")]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("VOD_ORIGIN_SERVER_LISTEN") && stderr.contains("did you mean VOD_ORIGIN_SERVER__LISTEN?"));
+    assert!(!stdout.contains("0.0.0.0:9443"), "the typo sets nothing: {stdout}");
+}
+
+#[test]
+fn durations_print_as_written() {
+    let env = [("VOD_ORIGIN_TLS__HSTS_MAX_AGE", "730days"), ("VOD_ORIGIN_SERVER__SEND_TIMEOUT", "90s")];
+    let output = vod_origin(&["check-config"], &env);
+    let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("hsts_max_age = \"730days\"") && stdout.contains("send_timeout = \"90s\""), "{stdout}");
 }
 
 #[test]

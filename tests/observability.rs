@@ -51,6 +51,10 @@ async fn metrics_count_the_traffic_sent() {
     assert_eq!(sent, body_bytes as f64, "{after}");
     assert_eq!(delta(r#"vod_origin_request_duration_seconds_count{route="object"}"#), 4.0, "{after}");
     assert!(series(&after, r#"vod_origin_connections_active{protocol="h2"}"#) >= 1.0, "{after}");
+    // Every series explains itself, and the process's own series are there for stock dashboards.
+    assert!(after.contains("# HELP vod_origin_requests_total Requests answered, by `route` kind"), "{after}");
+    assert!(series(&after, "process_resident_memory_bytes") > 0.0, "{after}");
+    assert!(series(&after, "process_open_fds") > 0.0, "{after}");
     // Labels are bounded: no path, origin or user agent ever becomes a label value.
     assert!(!after.contains("segment_000") && !after.contains("player.example.com"), "{after}");
 }

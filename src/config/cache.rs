@@ -28,7 +28,7 @@ pub struct CacheConfig {
     pub max_range: u64,
     /// How long an object's metadata (HeadObject) is reused. A replaced object is served in
     /// its new version at most this long after the replacement.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub metadata_ttl: Duration,
     /// Blocks read ahead in the background at once, across all requests: while a request sends
     /// block i of an object that goes on, block i + 1 is fetched. 0 disables read-ahead.

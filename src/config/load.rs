@@ -45,6 +45,7 @@ pub struct LoadedConfig {
     /// The configuration in force.
     pub config: Config,
     figment: Figment,
+    warnings: Vec<String>,
 }
 
 impl LoadedConfig {
@@ -60,7 +61,10 @@ impl LoadedConfig {
         // Service named vod-origin.
         let keys = Env::prefixed(ENV_PREFIX).filter(|name| name.as_str().contains("__")).split("__");
         figment = figment.merge(keys);
-        Self::extract(figment)
+        let mut loaded = Self::extract(figment)?;
+        let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+        loaded.warnings = super::env::stray_variables(names);
+        Ok(loaded)
     }
 
     /// Loads a configuration from TOML text alone (no environment): for tests and tools.
@@ -70,13 +74,13 @@ impl LoadedConfig {
 
     /// Wraps a configuration built in code.
     pub fn from_config(config: Config) -> Self {
-        Self { config, figment: Figment::new() }
+        Self { config, figment: Figment::new(), warnings: Vec::new() }
     }
 
     fn extract(figment: Figment) -> Result<Self, ConfigError> {
         match figment.extract::<Config>() {
             Ok(config) => {
-                let loaded = Self { config, figment };
+                let loaded = Self { config, figment, warnings: Vec::new() };
                 super::validate::check(&loaded)?;
                 Ok(loaded)
             }
@@ -86,6 +90,11 @@ impl LoadedConfig {
                 reason: "unreadable".into(),
             })),
         }
+    }
+
+    /// What is not an error but probably a mistake: `VOD_ORIGIN_*` variables that set no key.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// An error about `key` (dotted), naming the file or variable that set it.

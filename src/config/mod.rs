@@ -5,11 +5,14 @@
 //! problem through [`LoadedConfig::error`], which names where the offending key was set.
 
 mod cache;
+mod duration;
+mod env;
 mod load;
 pub mod model;
 mod s3;
 mod validate;
 
+pub use env::stray_variables;
 pub use load::{ConfigError, ENV_PREFIX, LoadedConfig};
 pub use model::*;
 pub use validate::MIN_BODY_BUFFER_BYTES;

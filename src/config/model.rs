@@ -71,27 +71,27 @@ pub struct ServerConfig {
     /// are shed: a bounded overflow gets `503` with `Retry-After`, the rest are closed on accept.
     pub max_connections: usize,
     /// Time a client has to finish the TLS handshake.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub handshake_timeout: Duration,
     /// Time a client has to send a request's headers (HTTP/1.1), idle keep-alive included.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub header_read_timeout: Duration,
     /// A connection with no request in flight for this long is closed (HTTP/2 included). Keep
     /// it above the CDN's origin keep-alive timeout (CloudFront: 5 s by default, 60 s at most).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub idle_timeout: Duration,
     /// Time in-flight responses get to finish on shutdown before connections are closed: 25 s
     /// fits inside ECS's default 30 s stopTimeout, leaving time to exit.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub drain_timeout: Duration,
     /// A response whose client accepts no byte for this long is abandoned and its connection
     /// closed (nginx's `send_timeout`). A slow reader that takes any bytes is never cut.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub send_timeout: Duration,
     /// Time a connection has, after a refusal that ends it (no or a wrong CDN secret, a peer
     /// outside `access.allowed_cidrs`, a request body), to take the answer before it is closed.
     /// A client that keeps its receive window shut could otherwise hold the slot forever.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub refusal_timeout: Duration,
     /// Bytes all response bodies may hold at once: read from the store, not yet written to a
     /// socket. When it is spent, reads wait for room. Each body holds what its client takes in
@@ -168,12 +168,12 @@ pub struct TlsConfig {
     /// Where the development CA and certificate are made on first start and reused after.
     pub dev_cert_dir: PathBuf,
     /// `Strict-Transport-Security` max-age; 0 sends no HSTS header.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub hsts_max_age: Duration,
     /// Adds `includeSubDomains` to HSTS.
     pub hsts_include_subdomains: bool,
     /// How often the certificate files are checked for a replacement; SIGHUP checks at once.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub reload_interval: Duration,
 }
 

@@ -33,13 +33,13 @@ pub struct S3Config {
     /// Buckets mapped by path prefix; the longest matching path wins.
     pub mounts: Vec<S3Mount>,
     /// Time to open a connection to S3.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub connect_timeout: Duration,
     /// Time per attempt from sending a request to S3's first response byte, connecting included.
     /// Retries happen only in this phase, before any response header is sent to the client; a
     /// request makes up to two S3 calls before its headers (HeadObject, GetObject), so keep
     /// 2 × (`max_attempts` × this + 3 s of backoff) under CloudFront's 30 s origin timeout.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub first_byte_timeout: Duration,
     /// Attempts per S3 request (standard retry mode, exponential backoff with jitter).
     pub max_attempts: u32,
@@ -48,7 +48,7 @@ pub struct S3Config {
     pub max_resumes: u32,
     /// A body S3 sends slower than 1 byte/s for this long is treated as broken (and resumed).
     /// Only time spent waiting for S3 counts, not time a slow viewer takes to read.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub stalled_stream_grace: Duration,
     /// `not_found` (404, the default) or `forbidden` (403) for keys S3 denies.
     pub access_denied_as: AccessDeniedAs,

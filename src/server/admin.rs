@@ -19,7 +19,7 @@ pub fn answer(request: &Parts, app: &App) -> Response<ResponseBody> {
         return text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n".into(), "text/plain; charset=utf-8");
     }
     match request.uri.path() {
-        "/metrics" => text(StatusCode::OK, crate::telemetry::prometheus().render(), METRICS_CONTENT_TYPE),
+        "/metrics" => text(StatusCode::OK, crate::telemetry::render(), METRICS_CONTENT_TYPE),
         HEALTH_PATH => admin(probe_response(true)),
         READY_PATH => admin(probe_response(app.readiness().is_ready())),
         _ => text(StatusCode::NOT_FOUND, "Not found\n".into(), "text/plain; charset=utf-8"),
