@@ -34,6 +34,8 @@ mod block;
 mod blocks;
 mod budget;
 mod disk;
+#[cfg(test)]
+mod fake;
 mod fill;
 mod find;
 mod in_flight;
@@ -42,6 +44,8 @@ mod memory;
 mod metadata;
 mod read_ahead;
 mod report;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;

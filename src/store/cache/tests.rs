@@ -1,0 +1,185 @@
+//! The cache's roles played together against a scripted store ([`super::fake`]): what collapses,
+//! what survives a waiter leaving, what a failure leaves behind, and what memory allows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+
+use super::fake::{FakeStore, Hold, Script, content, key};
+use super::{CacheLookup, CachedStore, report_lookups};
+use crate::config::CacheConfig;
+use crate::plan::ByteRange;
+use crate::store::{ObjectStore, StoreError};
+
+/// Small blocks keep the objects small; the roles do not depend on the size.
+const BLOCK: u64 = 1000;
+
+/// A cache over `fake`: blocks of [`BLOCK`], room for eight, no read-ahead, metadata kept long
+/// enough to never expire in a test, unless `adjust` says otherwise.
+async fn cached(fake: &Arc<FakeStore>, adjust: impl FnOnce(&mut CacheConfig)) -> CachedStore {
+    let mut config = CacheConfig {
+        block_size: BLOCK,
+        max_bytes: 8 * BLOCK,
+        read_ahead_blocks: 0,
+        metadata_ttl: Duration::from_secs(600),
+        ..CacheConfig::default()
+    };
+    adjust(&mut config);
+    CachedStore::new(Arc::clone(fake) as Arc<dyn ObjectStore>, &config).await.unwrap()
+}
+
+/// Bytes `first..end` of the object through `store`, with what the cache found for the first
+/// block.
+async fn read(store: &CachedStore, first: u64, end: u64) -> (Result<Bytes, StoreError>, Option<CacheLookup>) {
+    report_lookups(async {
+        let meta = store.head(&key()).await?;
+        let mut chunks = store.get(&key(), &meta, ByteRange::new(first, end).unwrap()).await?;
+        let mut body = BytesMut::new();
+        while let Some(chunk) = chunks.next().await {
+            body.extend_from_slice(&chunk?);
+        }
+        Ok(body.freeze())
+    })
+    .await
+}
+
+/// Lets every spawned task run until it waits (the tests run on one thread).
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Starts `count` reads of `first..end` in tasks of their own.
+fn spawn_reads(
+    store: &CachedStore,
+    count: usize,
+    first: u64,
+    end: u64,
+) -> Vec<tokio::task::JoinHandle<(Result<Bytes, StoreError>, Option<CacheLookup>)>> {
+    (0..count)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { read(&store, first, end).await })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn waiters_on_one_block_are_one_read() {
+    let fake = FakeStore::new(4 * BLOCK as usize);
+    let store = cached(&fake, |_| {}).await;
+    let hold = fake.hold_next();
+    let readers = spawn_reads(&store, 50, BLOCK + 10, BLOCK + 900);
+    hold.reached().await;
+    settle().await;
+    hold.release();
+    let mut lookups = Vec::new();
+    for reader in readers {
+        let (body, lookup) = reader.await.unwrap();
+        assert_eq!(body.unwrap(), content(4 * BLOCK as usize, 1).slice(1010..1900));
+        lookups.push(lookup.unwrap());
+    }
+    assert_eq!(fake.gets(), 1, "one read of the inner store for fifty waiters");
+    assert_eq!(lookups.iter().filter(|l| **l == CacheLookup::Miss).count(), 1);
+    assert_eq!(lookups.iter().filter(|l| **l == CacheLookup::Collapsed).count(), 49, "{lookups:?}");
+}
+
+#[tokio::test]
+async fn a_waiter_that_leaves_never_cancels_the_fill() {
+    let fake = FakeStore::new(4 * BLOCK as usize);
+    let store = cached(&fake, |_| {}).await;
+    let hold = fake.hold_next();
+    // The first reader starts the fill and leaves; so does one that joined it.
+    let leaving = spawn_reads(&store, 2, 10, 20);
+    let staying = spawn_reads(&store, 1, 500, 600);
+    hold.reached().await;
+    settle().await;
+    for reader in &leaving {
+        reader.abort();
+    }
+    settle().await;
+    hold.release();
+    let (body, lookup) = staying.into_iter().next().unwrap().await.unwrap();
+    assert_eq!(body.unwrap(), content(4 * BLOCK as usize, 1).slice(500..600));
+    assert_eq!(lookup, Some(CacheLookup::Collapsed));
+    assert_eq!(read(&store, 0, 10).await.1, Some(CacheLookup::Hit), "the fill went on and was cached");
+    assert_eq!(fake.gets(), 1);
+}
+
+#[tokio::test]
+async fn a_fill_whose_waiters_all_left_is_still_cached() {
+    let fake = FakeStore::new(4 * BLOCK as usize);
+    let store = cached(&fake, |_| {}).await;
+    let hold = fake.hold_next();
+    let readers = spawn_reads(&store, 3, 10, 20);
+    hold.reached().await;
+    settle().await;
+    readers.iter().for_each(|reader| reader.abort());
+    settle().await;
+    hold.release();
+    settle().await;
+    assert_eq!(read(&store, 0, 10).await.1, Some(CacheLookup::Hit));
+    assert_eq!(fake.gets(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_fill_is_not_cached_and_every_waiter_gets_its_error() {
+    let fake = FakeStore::new(4 * BLOCK as usize);
+    let store = cached(&fake, |_| {}).await;
+    let hold = Hold::default();
+    fake.script(Script::HoldThenFail(hold.clone(), StoreError::Unavailable { retry_after_secs: 7 }));
+    let readers = spawn_reads(&store, 20, 10, 20);
+    hold.reached().await;
+    settle().await;
+    hold.release();
+    for reader in readers {
+        match reader.await.unwrap().0 {
+            Err(StoreError::Unavailable { retry_after_secs: 7 }) => {}
+            other => panic!("every waiter gets the fill's error, kind and all: {other:?}"),
+        }
+    }
+    assert_eq!(fake.gets(), 1, "one read failed for all");
+    let (body, lookup) = read(&store, 10, 20).await;
+    assert_eq!(body.unwrap(), content(4 * BLOCK as usize, 1).slice(10..20));
+    assert_eq!(lookup, Some(CacheLookup::Miss), "the failure was not remembered");
+    assert_eq!(fake.gets(), 2);
+}
+
+#[tokio::test]
+async fn a_miss_with_no_memory_left_bypasses() {
+    // Room for two blocks in all: one held by the cache, one for a fill in flight.
+    let fake = FakeStore::new(4 * BLOCK as usize);
+    let store = cached(&fake, |c| c.max_bytes = 2 * BLOCK).await;
+    assert_eq!(read(&store, 10, 20).await.1, Some(CacheLookup::Miss), "block 0 is cached");
+    let hold = fake.hold_next();
+    let held = spawn_reads(&store, 1, BLOCK + 10, BLOCK + 20);
+    hold.reached().await;
+    for round in 1..=2 {
+        let (body, lookup) = read(&store, 2 * BLOCK + 10, 2 * BLOCK + 20).await;
+        assert_eq!(body.unwrap(), content(4 * BLOCK as usize, 1).slice(2010..2020));
+        assert_eq!(lookup, Some(CacheLookup::Bypass), "round {round}");
+    }
+    assert_eq!(fake.gets_of(ByteRange::new(2 * BLOCK + 10, 2 * BLOCK + 20).unwrap()), 2, "its own range, twice");
+    hold.release();
+    assert_eq!(held.into_iter().next().unwrap().await.unwrap().1, Some(CacheLookup::Miss));
+}
+
+#[tokio::test]
+async fn an_eviction_frees_budget_for_the_next_fill() {
+    // The cache holds one block, the budget two: two blocks read one after the other leave the
+    // budget full until an eviction gives one block's bytes back.
+    let fake = FakeStore::new(4 * BLOCK as usize);
+    let store = cached(&fake, |c| c.max_bytes = 2 * BLOCK).await;
+    let memory = || store.core.finder.memory();
+    assert_eq!(read(&store, 10, 20).await.1, Some(CacheLookup::Miss));
+    assert_eq!(read(&store, BLOCK + 10, BLOCK + 20).await.1, Some(CacheLookup::Miss));
+    assert!(memory().used() <= 2 * BLOCK);
+    // Block 2's fill finds room only once one of the two is evicted (the cache holds one): it
+    // is a miss, not a bypass.
+    assert_eq!(read(&store, 2 * BLOCK + 10, 2 * BLOCK + 20).await.1, Some(CacheLookup::Miss));
+    memory().make_room().await;
+    assert_eq!(memory().used(), BLOCK, "what the cache no longer holds was given back");
+}
