@@ -183,3 +183,21 @@ async fn an_eviction_frees_budget_for_the_next_fill() {
     memory().make_room().await;
     assert_eq!(memory().used(), BLOCK, "what the cache no longer holds was given back");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_replaced_object_is_served_in_its_new_version_after_the_metadata_ttl() {
+    let ttl = Duration::from_millis(200);
+    let fake = FakeStore::new(3 * BLOCK as usize);
+    let store = cached(&fake, |c| c.metadata_ttl = ttl).await;
+    let old = content(3 * BLOCK as usize, 1);
+    assert_eq!(read(&store, 0, 100).await.0.unwrap(), old.slice(..100));
+    let new = fake.replace(3 * BLOCK as usize + 5, 2);
+    tokio::time::advance(ttl - Duration::from_millis(1)).await;
+    // Within the TTL, the cached metadata and the old version's block: never a mix.
+    assert_eq!(read(&store, 0, 100).await.0.unwrap(), old.slice(..100));
+    tokio::time::advance(Duration::from_millis(1)).await;
+    let gets = fake.gets();
+    assert_eq!(read(&store, 0, 100).await.0.unwrap(), new.slice(..100));
+    assert_eq!(read(&store, 0, 100).await.0.unwrap(), new.slice(..100));
+    assert_eq!(fake.gets() - gets, 1, "the new version's block is read from the store once");
+}
