@@ -50,7 +50,8 @@ impl Hold {
 pub struct FakeStore {
     object: Mutex<(ObjectMeta, Bytes)>,
     scripts: Mutex<VecDeque<Script>>,
-    gets: Mutex<Vec<ByteRange>>,
+    /// Each read's range, and what it was for (`request` or `read_ahead`).
+    gets: Mutex<Vec<(ByteRange, &'static str)>>,
     heads: AtomicUsize,
 }
 
@@ -116,7 +117,12 @@ impl FakeStore {
 
     /// Ranged reads of exactly `range` so far.
     pub fn gets_of(&self, range: ByteRange) -> usize {
-        self.gets.lock().unwrap().iter().filter(|got| **got == range).count()
+        self.gets.lock().unwrap().iter().filter(|(got, _)| *got == range).count()
+    }
+
+    /// What each read so far was for, in order.
+    pub fn fetches(&self) -> Vec<&'static str> {
+        self.gets.lock().unwrap().iter().map(|(_, fetch)| *fetch).collect()
     }
 
     /// Metadata lookups so far.
@@ -138,7 +144,7 @@ impl ObjectStore for FakeStore {
         meta: &'a ObjectMeta,
         range: ByteRange,
     ) -> BoxFuture<'a, Result<ByteStream, StoreError>> {
-        self.gets.lock().unwrap().push(range);
+        self.gets.lock().unwrap().push((range, super::read_ahead::fetch_label()));
         let script = self.scripts.lock().unwrap().pop_front();
         let (current, bytes) = self.object.lock().unwrap().clone();
         Box::pin(async move {

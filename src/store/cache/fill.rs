@@ -23,6 +23,7 @@ use super::disk::DiskTier;
 use super::in_flight::{Claim, Vacant};
 use super::key::BlockKey;
 use super::memory::Memory;
+use super::read_ahead::Fetch;
 use crate::plan::ByteRange;
 use crate::store::{ObjectMeta, ObjectStore, StoreError};
 use crate::telemetry;
@@ -53,14 +54,15 @@ pub(super) struct Fill {
 
 impl Fill {
     /// Starts the fill in a task of its own, its memory claimed by `reservation`, and records it
-    /// in the vacant in-flight slot until it ends. The handle is the first waiter's.
+    /// in the vacant in-flight slot until it ends. The handle is the first waiter's. The task
+    /// is the same kind of fetch as the lookup that starts it (a request's, or a prefetch's).
     pub fn start(self, reservation: Reservation, slot: Vacant<'_, Filling>) -> Result<Filling, StoreError> {
         let len = usize::try_from(self.extent.len()).map_err(|_| StoreError::internal("block too large"))?;
         let block = Assembler::new(len, PIECE_BYTES, reservation);
         let (published, filling) = watch::channel(Published { pieces: Vec::new(), piece_len: PIECE_BYTES, outcome: None });
         let filling = Filling(filling);
         let claim = slot.claim(filling.clone());
-        tokio::spawn(self.run(claim, block, published));
+        tokio::spawn(Fetch::current().scope(self.run(claim, block, published)));
         Ok(filling)
     }
 

@@ -61,7 +61,8 @@ use self::find::{Finder, Found};
 use self::key::BlockKey;
 use self::memory::Memory;
 use self::metadata::MetadataCache;
-use self::read_ahead::ReadAhead;
+use self::read_ahead::{Fetch, ReadAhead};
+pub(in crate::store) use read_ahead::fetch_label;
 pub use report::{CacheLookup, report_lookups};
 
 use super::{ByteStream, ObjectMeta, ObjectStore, StoreError};
@@ -197,14 +198,14 @@ impl Core {
         }
         let Some(permit) = self.read_ahead.permit() else { return };
         let (this, key, meta) = (Arc::clone(self), key.clone(), meta.clone());
-        tokio::spawn(async move {
+        tokio::spawn(Fetch::ReadAhead.scope(async move {
             // A failed prefetch was logged by the store, and one that found no room is simply
             // not done; the request that needs the block will try again and report it.
             if let Ok(Found::Filling(filling, _)) = this.block(&key, &meta, index).await {
                 filling.finished().await;
             }
             drop(permit);
-        });
+        }));
     }
 }
 

@@ -5,7 +5,12 @@
 //! a prefetch that finds no free permit is skipped, never queued, so read-ahead can neither pile
 //! up work nor delay a request. A prefetch is an ordinary block lookup, so it collapses with a
 //! request that wants the same block, and a block already cached costs one hash lookup.
+//!
+//! A prefetch runs in a [`Fetch::ReadAhead`] scope, and so does the fill it starts: the store
+//! below labels what it does for it (`vod_origin_s3_resumes_total{fetch="read_ahead"}`), so
+//! that resumes of blocks nobody may need are told apart from those a response waits on.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -28,6 +33,45 @@ impl ReadAhead {
     }
 }
 
+/// Why a block is being fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fetch {
+    /// A request wants it now (also: anything outside the cache's scopes).
+    Request,
+    /// A prefetch expects a request to want it; one may have joined the fill since.
+    ReadAhead,
+}
+
+tokio::task_local! {
+    static FETCH: Fetch;
+}
+
+impl Fetch {
+    /// The fetch the current task is doing.
+    pub fn current() -> Self {
+        FETCH.try_with(|fetch| *fetch).unwrap_or(Self::Request)
+    }
+
+    /// Runs `work` as this kind of fetch.
+    pub async fn scope<F: Future>(self, work: F) -> F::Output {
+        FETCH.scope(self, work).await
+    }
+
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::ReadAhead => "read_ahead",
+        }
+    }
+}
+
+/// The `fetch` label of the read the current task does, for the store's metrics: `read_ahead`
+/// in a fill a prefetch started, `request` anywhere else.
+pub(in crate::store) fn fetch_label() -> &'static str {
+    Fetch::current().as_str()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +85,12 @@ mod tests {
         assert!(read_ahead.permit().is_none(), "a third prefetch is skipped");
         drop(a);
         assert!(read_ahead.permit().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_fetch_is_a_request_unless_a_prefetch_says_otherwise() {
+        assert_eq!(fetch_label(), "request");
+        assert_eq!(Fetch::ReadAhead.scope(async { fetch_label() }).await, "read_ahead");
+        assert_eq!(Fetch::Request.scope(async { fetch_label() }).await, "request");
     }
 }

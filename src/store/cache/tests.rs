@@ -201,3 +201,17 @@ async fn a_replaced_object_is_served_in_its_new_version_after_the_metadata_ttl()
     assert_eq!(read(&store, 0, 100).await.0.unwrap(), new.slice(..100));
     assert_eq!(fake.gets() - gets, 1, "the new version's block is read from the store once");
 }
+
+#[tokio::test]
+async fn a_prefetch_is_labelled_for_the_stores_metrics() {
+    let fake = FakeStore::new(3 * BLOCK as usize);
+    let store = cached(&fake, |c| c.read_ahead_blocks = 1).await;
+    assert_eq!(read(&store, 10, 20).await.1, Some(CacheLookup::Miss));
+    settle().await;
+    assert_eq!(fake.fetches(), ["request", "read_ahead"], "block 1 was read ahead, as a prefetch");
+    let (body, lookup) = read(&store, BLOCK + 10, BLOCK + 20).await;
+    assert_eq!(body.unwrap(), content(3 * BLOCK as usize, 1).slice(1010..1020));
+    assert!(matches!(lookup, Some(CacheLookup::Hit | CacheLookup::Collapsed)), "{lookup:?}");
+    settle().await;
+    assert_eq!(fake.fetches(), ["request", "read_ahead", "read_ahead"], "and block 2 after it");
+}

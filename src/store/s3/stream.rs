@@ -42,13 +42,15 @@ pub(super) fn resumable(
                 Some(Err(error)) => error.to_string(),
                 None => "connection closed early".to_string(),
             };
+            // What the read is for: a response's, or the edge cache's prefetch of a block.
+            let fetch = crate::store::cache::fetch_label();
             if resumes >= inner.max_resumes {
-                tracing::warn!(bucket = %target.bucket, key = %target.key, offset, resumes, cause = %broke, "S3 body broke; resume budget spent, aborting the response");
+                tracing::warn!(bucket = %target.bucket, key = %target.key, offset, resumes, fetch, cause = %broke, "S3 body broke; resume budget spent, aborting the read");
                 Err(StoreError::Upstream("S3 body broke".into()))?;
             }
             resumes += 1;
-            tracing::info!(bucket = %target.bucket, key = %target.key, offset, resumes, cause = %broke, "S3 body broke; resuming");
-            metrics::counter!(crate::telemetry::S3_RESUMES_TOTAL).increment(1);
+            tracing::info!(bucket = %target.bucket, key = %target.key, offset, resumes, fetch, cause = %broke, "S3 body broke; resuming");
+            metrics::counter!(crate::telemetry::S3_RESUMES_TOTAL, "fetch" => fetch).increment(1);
             let rest = ByteRange::new(offset, range.end()).expect("offset is before the end");
             body = inner.open(&target, rest).await?;
         }
