@@ -135,6 +135,16 @@ impl Filling {
         let _ = self.0.wait_for(|published| published.outcome.is_some()).await;
     }
 
+    /// Whether the fill has ended, well or not.
+    pub fn ended(&self) -> bool {
+        self.0.borrow().outcome.is_some()
+    }
+
+    /// Whether the fill has failed.
+    pub fn failed(&self) -> bool {
+        matches!(self.0.borrow().outcome, Some(Err(_)))
+    }
+
     /// The bytes `part` covers (offsets into the block), as they arrive.
     pub fn part(self, part: Range<usize>) -> FillingPart {
         FillingPart { published: Some(self.0), next: part.start, end: part.end }

@@ -57,20 +57,26 @@ impl Finder {
         self.memory.contains(key) || self.in_flight.contains(key)
     }
 
-    /// The block `key` (`extent` of the version `meta` names): in memory, being filled
-    /// (joined), filled from `inner` from now on, or no room to fill it.
+    /// The block `key` (`extent` of the version `meta` names): in memory, in the fill the
+    /// caller `prefetched` (unless it failed: a prefetch that memory did not keep is not read
+    /// again), being filled (joined), filled from `inner` from now on, or no room to fill it.
     pub async fn find(
         &self,
         inner: &Arc<dyn ObjectStore>,
         key: BlockKey,
         meta: &ObjectMeta,
         extent: ByteRange,
+        mut prefetched: Option<Filling>,
     ) -> Result<Found, StoreError> {
         // A few rounds at most: the block may reach memory between a look and the locked check,
         // and a full budget may be freed by the evictions moka has not run yet.
         for round in 0..3 {
             if let Some(block) = self.memory.get(&key).await {
                 return Ok(Found::Block(block));
+            }
+            if let Some(filling) = prefetched.take().filter(|filling| !filling.failed()) {
+                let lookup = if filling.ended() { CacheLookup::Hit } else { CacheLookup::Collapsed };
+                return Ok(Found::Filling(filling, lookup));
             }
             match self.join_or_start(inner, &key, meta, extent)? {
                 Step::Found(found) => return Ok(found),

@@ -69,8 +69,10 @@ impl Memory {
     }
 
     /// Frees what evictions owe the budget, before a fill that found no room tries again: moka
-    /// evicts at its housekeeping, not at insertion, and drops an evicted value on the run after
-    /// the one that evicted it (measured), so it is run twice.
+    /// evicts at its housekeeping, not at insertion, and its hash table drops a removed value
+    /// through deferred destruction (crossbeam-epoch), usually by the run after the one that
+    /// evicted it (measured), so it is run twice. Not a guarantee: the epoch is process-wide, and
+    /// a miss that still finds no room reads its range straight from the store.
     pub async fn make_room(&self) {
         self.cache.run_pending_tasks().await;
         self.cache.run_pending_tasks().await;
@@ -82,6 +84,12 @@ impl Memory {
     pub fn report(&self) {
         metrics::gauge!(telemetry::CACHE_SIZE_BYTES).set(self.cache.weighted_size() as f64);
         metrics::gauge!(telemetry::CACHE_MEMORY_BYTES).set(self.budget.used() as f64);
+    }
+
+    /// Drops `key` from memory, as an eviction would.
+    #[cfg(test)]
+    pub async fn forget(&self, key: &BlockKey) {
+        self.cache.invalidate(key).await;
     }
 
     /// Bytes of block memory alive now.

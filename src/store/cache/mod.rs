@@ -56,12 +56,12 @@ use futures_util::future::BoxFuture;
 
 use self::blocks::Blocks;
 use self::disk::DiskTier;
-use self::fill::FillingPart;
+use self::fill::{Filling, FillingPart};
 use self::find::{Finder, Found};
 use self::key::BlockKey;
 use self::memory::Memory;
 use self::metadata::MetadataCache;
-use self::read_ahead::{Fetch, ReadAhead};
+use self::read_ahead::{Fetch, Prefetch, ReadAhead};
 pub(in crate::store) use read_ahead::fetch_label;
 pub use report::{CacheLookup, report_lookups};
 
@@ -137,11 +137,18 @@ impl Core {
         Blocks { size: self.block_size, object_len: meta.len }
     }
 
-    /// Block `index` of the version `meta` names: cached, being filled, or no room to fill it.
-    async fn block(&self, key: &ObjectKey, meta: &ObjectMeta, index: u64) -> Result<Found, StoreError> {
+    /// Block `index` of the version `meta` names: cached, being filled, or no room to fill it;
+    /// `prefetched` is the fill of it the caller's prefetch found, if any.
+    async fn block(
+        &self,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+        index: u64,
+        prefetched: Option<Filling>,
+    ) -> Result<Found, StoreError> {
         let extent = self.blocks(meta).extent(index).ok_or_else(|| StoreError::internal("block past the object"))?;
         let block_key = BlockKey { key: key.clone(), etag: meta.etag.clone(), index };
-        self.finder.find(&self.inner, block_key, meta, extent).await
+        self.finder.find(&self.inner, block_key, meta, extent, prefetched).await
     }
 
     /// `read` as it is, after forgetting the object's metadata if it found the object changed.
@@ -162,10 +169,11 @@ impl Core {
         meta: &ObjectMeta,
         index: u64,
         range: ByteRange,
+        prefetched: Option<Filling>,
     ) -> Result<(Part, CacheLookup), StoreError> {
         let within = self.blocks(meta).within(index, range);
         let found = async {
-            Ok(match self.block(key, meta, index).await? {
+            Ok(match self.block(key, meta, index, prefetched).await? {
                 Found::Block(block) => (Part::Cached(block.slices(within)), CacheLookup::Hit),
                 Found::Filling(filling, lookup) => {
                     let mut rest = filling.part(within);
@@ -187,25 +195,28 @@ impl Core {
     }
 
     /// Fetches block `index` in the background when it exists, is not cached, and a read-ahead
-    /// permit is free.
-    fn read_ahead(self: &Arc<Self>, key: &ObjectKey, meta: &ObjectMeta, index: u64) {
+    /// permit is free; the caller holds the prefetch until it reaches the block.
+    fn read_ahead(self: &Arc<Self>, key: &ObjectKey, meta: &ObjectMeta, index: u64) -> Option<Prefetch<Filling>> {
         if index >= self.blocks(meta).count() {
-            return;
+            return None;
         }
         let block_key = BlockKey { key: key.clone(), etag: meta.etag.clone(), index };
         if self.finder.contains(&block_key) {
-            return;
+            return None;
         }
-        let Some(permit) = self.read_ahead.permit() else { return };
+        let permit = self.read_ahead.permit()?;
+        let (found, prefetch) = Prefetch::new(index);
         let (this, key, meta) = (Arc::clone(self), key.clone(), meta.clone());
         tokio::spawn(Fetch::ReadAhead.scope(async move {
             // A failed prefetch was logged by the store, and one that found no room is simply
             // not done; the request that needs the block will try again and report it.
-            if let Ok(Found::Filling(filling, _)) = this.block(&key, &meta, index).await {
+            if let Ok(Found::Filling(filling, _)) = this.block(&key, &meta, index, None).await {
+                let _ = found.send(filling.clone());
                 filling.finished().await;
             }
             drop(permit);
         }));
+        Some(prefetch)
     }
 }
 
@@ -227,7 +238,7 @@ impl ObjectStore for CachedStore {
             let (first, _) = self.core.blocks(meta).touched(range);
             // The first block is read before the response headers, so a store that fails gets
             // a proper status instead of an aborted body.
-            let (part, lookup) = self.core.part(key, meta, first, range).await?;
+            let (part, lookup) = self.core.part(key, meta, first, range, None).await?;
             report::report(lookup);
             Ok(serve(Arc::clone(&self.core), key.clone(), meta.clone(), range, part))
         })
@@ -240,19 +251,21 @@ impl ObjectStore for CachedStore {
 
 /// The bytes of `range` block by block, starting with the already-found `first` part. Each
 /// later block is looked up when the client has taken the one before, and the block after the
-/// one being sent is read ahead. A response holds only the slices it has yet to send.
+/// one being sent is read ahead (the response holds that prefetch until it gets there). A
+/// response holds only the slices it has yet to send.
 fn serve(core: Arc<Core>, key: ObjectKey, meta: ObjectMeta, range: ByteRange, first: Part) -> ByteStream {
     ByteStream::new(async_stream::try_stream! {
         let (first_index, last_index) = core.blocks(&meta).touched(range);
         // One registry lookup per response; each slice is then an atomic add.
         let from_cache = metrics::counter!(telemetry::CACHE_BYTES_TOTAL, "source" => "cache");
         let bypassed = metrics::counter!(telemetry::CACHE_BYTES_TOTAL, "source" => "bypass");
-        let mut ready = Some(first);
+        let (mut ready, mut prefetch) = (Some(first), None);
         for index in first_index..=last_index {
-            core.read_ahead(&key, &meta, index + 1);
+            let prefetched = prefetch.take().and_then(|prefetch: Prefetch<Filling>| prefetch.take(index));
+            prefetch = core.read_ahead(&key, &meta, index + 1);
             let part = match ready.take() {
                 Some(part) => part,
-                None => core.part(&key, &meta, index, range).await?.0,
+                None => core.part(&key, &meta, index, range, prefetched).await?.0,
             };
             match part {
                 Part::Cached(slices) => for slice in slices {

@@ -9,11 +9,18 @@
 //! A prefetch runs in a [`Fetch::ReadAhead`] scope, and so does the fill it starts: the store
 //! below labels what it does for it (`vod_origin_s3_resumes_total{fetch="read_ahead"}`), so
 //! that resumes of blocks nobody may need are told apart from those a response waits on.
+//!
+//! The response that starts a prefetch holds it ([`Prefetch`]) until it reaches the block. With
+//! memory full, moka's admission refuses a new block asked for no more often than those it would
+//! push out, and a prefetched block has been asked for once, by the prefetch: without the hold,
+//! a prefetch that finished before its response got there was dropped and read from the store
+//! again. A response holds at most one prefetched block, whose pieces count in the memory
+//! budget like any other; a response that ends drops it.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// The prefetches allowed in flight at once.
 pub(super) struct ReadAhead {
@@ -30,6 +37,26 @@ impl ReadAhead {
     /// A permit for one prefetch, held until it finishes; `None` when none is free.
     pub fn permit(&self) -> Option<OwnedSemaphorePermit> {
         self.permits.as_ref()?.clone().try_acquire_owned().ok()
+    }
+}
+
+/// A prefetch of block `index`, as the response that started it holds it: the fill the prefetch
+/// found or started (`T`), once its lookup has found one.
+pub(super) struct Prefetch<T> {
+    index: u64,
+    found: oneshot::Receiver<T>,
+}
+
+impl<T> Prefetch<T> {
+    /// A prefetch of block `index`, and where its lookup sends the fill it finds.
+    pub fn new(index: u64) -> (oneshot::Sender<T>, Self) {
+        let (send, found) = oneshot::channel();
+        (send, Self { index, found })
+    }
+
+    /// The prefetched fill if this prefetch was of block `index` and its lookup found one.
+    pub fn take(mut self, index: u64) -> Option<T> {
+        (self.index == index).then(|| self.found.try_recv().ok()).flatten()
     }
 }
 
@@ -85,6 +112,19 @@ mod tests {
         assert!(read_ahead.permit().is_none(), "a third prefetch is skipped");
         drop(a);
         assert!(read_ahead.permit().is_some());
+    }
+
+    #[test]
+    fn a_prefetch_is_taken_for_its_own_block_once_found() {
+        let (send, prefetch) = Prefetch::<&str>::new(3);
+        assert_eq!(prefetch.take(3), None, "its lookup has not found the fill yet");
+        let (send_again, prefetch) = Prefetch::new(3);
+        send_again.send("fill").unwrap();
+        assert_eq!(prefetch.take(4), None, "another block");
+        let (send_again, prefetch) = Prefetch::new(3);
+        send_again.send("fill").unwrap();
+        assert_eq!(prefetch.take(3), Some("fill"));
+        drop(send);
     }
 
     #[tokio::test]
