@@ -59,7 +59,8 @@ impl Fill {
     pub fn start(self, reservation: Reservation, slot: Vacant<'_, Filling>) -> Result<Filling, StoreError> {
         let len = usize::try_from(self.extent.len()).map_err(|_| StoreError::internal("block too large"))?;
         let block = Assembler::new(len, PIECE_BYTES, reservation);
-        let (published, filling) = watch::channel(Published { pieces: Vec::new(), piece_len: PIECE_BYTES, outcome: None });
+        let (published, filling) =
+            watch::channel(Published { pieces: Vec::new(), piece_len: PIECE_BYTES, outcome: None });
         let filling = Filling(filling);
         let claim = slot.claim(filling.clone());
         tokio::spawn(Fetch::current().scope(self.run(claim, block, published)));

@@ -31,9 +31,12 @@ async fn cached(fake: &Arc<FakeStore>, adjust: impl FnOnce(&mut CacheConfig)) ->
     CachedStore::new(Arc::clone(fake) as Arc<dyn ObjectStore>, &config).await.unwrap()
 }
 
+/// A read's bytes, and what the cache found for its first block.
+type Read = (Result<Bytes, StoreError>, Option<CacheLookup>);
+
 /// Bytes `first..end` of the object through `store`, with what the cache found for the first
 /// block.
-async fn read(store: &CachedStore, first: u64, end: u64) -> (Result<Bytes, StoreError>, Option<CacheLookup>) {
+async fn read(store: &CachedStore, first: u64, end: u64) -> Read {
     report_lookups(async {
         let meta = store.head(&key()).await?;
         let mut chunks = store.get(&key(), &meta, ByteRange::new(first, end).unwrap()).await?;
@@ -54,12 +57,7 @@ async fn settle() {
 }
 
 /// Starts `count` reads of `first..end` in tasks of their own.
-fn spawn_reads(
-    store: &CachedStore,
-    count: usize,
-    first: u64,
-    end: u64,
-) -> Vec<tokio::task::JoinHandle<(Result<Bytes, StoreError>, Option<CacheLookup>)>> {
+fn spawn_reads(store: &CachedStore, count: usize, first: u64, end: u64) -> Vec<tokio::task::JoinHandle<Read>> {
     (0..count)
         .map(|_| {
             let store = store.clone();

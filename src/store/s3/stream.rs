@@ -5,6 +5,11 @@
 //! new ranged GET from the next byte, pinned to the same ETag, so the client receives the same
 //! bytes it would have without the fault. A replaced object (412, or a different ETag) or a spent
 //! budget fails the stream, which aborts the response: never a short body, never two versions.
+//!
+//! The budget (`storage.s3.max_resumes`) belongs to one ranged read, the unit S3 answers: an
+//! uncached range (or one part of a multi-range response), or one block the edge cache fills.
+//! A response through the cache that spans several blocks may so see more resumes in all, each
+//! block's within the budget.
 
 use std::sync::Arc;
 
