@@ -43,8 +43,9 @@ pub struct S3Config {
     pub first_byte_timeout: Duration,
     /// Attempts per S3 request (standard retry mode, exponential backoff with jitter).
     pub max_attempts: u32,
-    /// Times a body that breaks mid-stream is resumed from the next byte before the response is
-    /// aborted.
+    /// Times one ranged GET's body that breaks mid-stream is resumed from the next byte before
+    /// that read fails. The budget is per ranged read: the whole range when uncached (each part
+    /// of a multi-range response is its own read), each block fill with the edge cache.
     pub max_resumes: u32,
     /// A body S3 sends slower than 1 byte/s for this long is treated as broken (and resumed).
     /// Only time spent waiting for S3 counts, not time a slow viewer takes to read.

@@ -15,24 +15,37 @@
 //! A cold block is sent to every request waiting on it as it arrives, in 256 KiB pieces: the
 //! first byte waits for the piece that holds it, not for the whole block.
 //!
+//! Split by role, as pingora-cache splits key, lock and eviction:
+//!
+//! - [`key`]: what names a block.
 //! - [`blocks`]: which blocks a range touches and which part of each it takes.
 //! - [`block`]: one block, as pieces a response can hold separately.
 //! - [`budget`]: the reservations that bound all block memory.
-//! - [`fill`]: the block cache, and the fills in progress that requests wait on together.
+//! - [`memory`]: the blocks memory keeps and the eviction rule (the one file to change it in).
+//! - [`in_flight`]: the fills in progress, which collapse concurrent misses on a block.
+//! - [`fill`]: the fill task, and how its waiters read the block as it arrives.
+//! - [`find`]: the order a block is looked for in: memory, in flight, a new fill, or bypass.
 //! - [`disk`]: the optional disk tier, read before S3 and written after it.
 //! - [`metadata`]: HeadObject answers kept for the TTL.
 //! - [`read_ahead`]: the bound on background prefetches.
-//! - [`lookup`]: what a lookup found, for metrics and the access log.
+//! - [`report`]: what a lookup found, reported to the metrics and the access log.
 
 mod block;
 mod blocks;
 mod budget;
 mod disk;
+#[cfg(test)]
+mod fake;
 mod fill;
+mod find;
+mod in_flight;
 mod key;
-mod lookup;
+mod memory;
 mod metadata;
 mod read_ahead;
+mod report;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -42,13 +55,15 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 
 use self::blocks::Blocks;
-use self::budget::MemoryBudget;
 use self::disk::DiskTier;
-use self::fill::{FillingPart, Fills, Found};
+use self::fill::{Filling, FillingPart};
+use self::find::{Finder, Found};
 use self::key::BlockKey;
+use self::memory::Memory;
 use self::metadata::MetadataCache;
-use self::read_ahead::ReadAhead;
-pub use lookup::{CacheLookup, report_lookups};
+use self::read_ahead::{Fetch, Prefetch, ReadAhead};
+pub(in crate::store) use read_ahead::fetch_label;
+pub use report::{CacheLookup, report_lookups};
 
 use super::{ByteStream, ObjectMeta, ObjectStore, StoreError};
 use crate::config::CacheConfig;
@@ -59,13 +74,13 @@ use crate::telemetry;
 /// A store in front of another, caching its blocks and metadata in memory.
 #[derive(Clone)]
 pub struct CachedStore {
-    shared: Arc<Shared>,
+    core: Arc<Core>,
 }
 
 /// What the store, its streams and its prefetches share.
-struct Shared {
+struct Core {
     inner: Arc<dyn ObjectStore>,
-    fills: Fills,
+    finder: Finder,
     metadata: MetadataCache,
     read_ahead: ReadAhead,
     block_size: u64,
@@ -81,41 +96,30 @@ impl CachedStore {
             Some(dir) => Some(DiskTier::open(dir, config).await?),
             None => None,
         };
-        let shared = Shared {
+        let core = Core {
             inner,
-            fills: Fills::new(
-                fill::block_cache(held_bytes(config.max_bytes, config.block_size)),
-                MemoryBudget::new(config.max_bytes),
-                disk,
-            ),
+            finder: Finder::new(Memory::new(config.max_bytes, config.block_size), disk),
             metadata: MetadataCache::new(config.metadata_ttl),
             read_ahead: ReadAhead::new(config.read_ahead_blocks),
             block_size: config.block_size.max(1),
             max_range: config.max_range,
         };
-        let shared = Arc::new(shared);
-        tokio::spawn(report_memory(Arc::downgrade(&shared)));
-        Ok(Self { shared })
+        let core = Arc::new(core);
+        tokio::spawn(report_memory(Arc::downgrade(&core)));
+        Ok(Self { core })
     }
 }
 
 /// Sets the memory gauges every second while the store lives (and each fill sets them as it
 /// ends): off the request path, and current even when no request comes, as memory is given
 /// back when responses finish.
-async fn report_memory(shared: Weak<Shared>) {
+async fn report_memory(core: Weak<Core>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let Some(shared) = shared.upgrade() else { return };
-        shared.fills.report_memory();
+        let Some(core) = core.upgrade() else { return };
+        core.finder.memory().report();
     }
-}
-
-/// The part of `max_bytes` the cache holds blocks in: three quarters, leaving at least one
-/// block of room for fills and for evicted blocks still being sent. With no room at all, a full
-/// cache could never take a new block, and would keep what it had forever.
-fn held_bytes(max_bytes: u64, block_size: u64) -> u64 {
-    max_bytes - (max_bytes / 4).max(block_size).min(max_bytes)
 }
 
 /// What a request sends of one block.
@@ -128,16 +132,23 @@ enum Part {
     Direct(ByteStream),
 }
 
-impl Shared {
+impl Core {
     fn blocks(&self, meta: &ObjectMeta) -> Blocks {
         Blocks { size: self.block_size, object_len: meta.len }
     }
 
-    /// Block `index` of the version `meta` names: cached, being filled, or no room to fill it.
-    async fn block(&self, key: &ObjectKey, meta: &ObjectMeta, index: u64) -> Result<Found, StoreError> {
+    /// Block `index` of the version `meta` names: cached, being filled, or no room to fill it;
+    /// `prefetched` is the fill of it the caller's prefetch found, if any.
+    async fn block(
+        &self,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+        index: u64,
+        prefetched: Option<Filling>,
+    ) -> Result<Found, StoreError> {
         let extent = self.blocks(meta).extent(index).ok_or_else(|| StoreError::internal("block past the object"))?;
         let block_key = BlockKey { key: key.clone(), etag: meta.etag.clone(), index };
-        self.fills.lookup(&self.inner, block_key, meta, extent).await
+        self.finder.find(&self.inner, block_key, meta, extent, prefetched).await
     }
 
     /// `read` as it is, after forgetting the object's metadata if it found the object changed.
@@ -158,10 +169,11 @@ impl Shared {
         meta: &ObjectMeta,
         index: u64,
         range: ByteRange,
+        prefetched: Option<Filling>,
     ) -> Result<(Part, CacheLookup), StoreError> {
         let within = self.blocks(meta).within(index, range);
         let found = async {
-            Ok(match self.block(key, meta, index).await? {
+            Ok(match self.block(key, meta, index, prefetched).await? {
                 Found::Block(block) => (Part::Cached(block.slices(within)), CacheLookup::Hit),
                 Found::Filling(filling, lookup) => {
                     let mut rest = filling.part(within);
@@ -183,31 +195,34 @@ impl Shared {
     }
 
     /// Fetches block `index` in the background when it exists, is not cached, and a read-ahead
-    /// permit is free.
-    fn read_ahead(self: &Arc<Self>, key: &ObjectKey, meta: &ObjectMeta, index: u64) {
+    /// permit is free; the caller holds the prefetch until it reaches the block.
+    fn read_ahead(self: &Arc<Self>, key: &ObjectKey, meta: &ObjectMeta, index: u64) -> Option<Prefetch<Filling>> {
         if index >= self.blocks(meta).count() {
-            return;
+            return None;
         }
         let block_key = BlockKey { key: key.clone(), etag: meta.etag.clone(), index };
-        if self.fills.contains(&block_key) {
-            return;
+        if self.finder.contains(&block_key) {
+            return None;
         }
-        let Some(permit) = self.read_ahead.permit() else { return };
+        let permit = self.read_ahead.permit()?;
+        let (found, prefetch) = Prefetch::new(index);
         let (this, key, meta) = (Arc::clone(self), key.clone(), meta.clone());
-        tokio::spawn(async move {
+        tokio::spawn(Fetch::ReadAhead.scope(async move {
             // A failed prefetch was logged by the store, and one that found no room is simply
             // not done; the request that needs the block will try again and report it.
-            if let Ok(Found::Filling(filling, _)) = this.block(&key, &meta, index).await {
+            if let Ok(Found::Filling(filling, _)) = this.block(&key, &meta, index, None).await {
+                let _ = found.send(filling.clone());
                 filling.finished().await;
             }
             drop(permit);
-        });
+        }));
+        Some(prefetch)
     }
 }
 
 impl ObjectStore for CachedStore {
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, StoreError>> {
-        Box::pin(self.shared.metadata.head(&self.shared.inner, key))
+        Box::pin(self.core.metadata.head(&self.core.inner, key))
     }
 
     fn get<'a>(
@@ -217,38 +232,40 @@ impl ObjectStore for CachedStore {
         range: ByteRange,
     ) -> BoxFuture<'a, Result<ByteStream, StoreError>> {
         Box::pin(async move {
-            if range.len() > self.shared.max_range {
-                return self.shared.forget_if_changed(key, self.shared.inner.get(key, meta, range).await).await;
+            if range.len() > self.core.max_range {
+                return self.core.forget_if_changed(key, self.core.inner.get(key, meta, range).await).await;
             }
-            let (first, _) = self.shared.blocks(meta).touched(range);
+            let (first, _) = self.core.blocks(meta).touched(range);
             // The first block is read before the response headers, so a store that fails gets
             // a proper status instead of an aborted body.
-            let (part, lookup) = self.shared.part(key, meta, first, range).await?;
-            lookup::report(lookup);
-            Ok(serve(Arc::clone(&self.shared), key.clone(), meta.clone(), range, part))
+            let (part, lookup) = self.core.part(key, meta, first, range, None).await?;
+            report::report(lookup);
+            Ok(serve(Arc::clone(&self.core), key.clone(), meta.clone(), range, part))
         })
     }
 
     fn warm_up(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.shared.inner.warm_up()
+        self.core.inner.warm_up()
     }
 }
 
 /// The bytes of `range` block by block, starting with the already-found `first` part. Each
 /// later block is looked up when the client has taken the one before, and the block after the
-/// one being sent is read ahead. A response holds only the slices it has yet to send.
-fn serve(shared: Arc<Shared>, key: ObjectKey, meta: ObjectMeta, range: ByteRange, first: Part) -> ByteStream {
+/// one being sent is read ahead (the response holds that prefetch until it gets there). A
+/// response holds only the slices it has yet to send.
+fn serve(core: Arc<Core>, key: ObjectKey, meta: ObjectMeta, range: ByteRange, first: Part) -> ByteStream {
     ByteStream::new(async_stream::try_stream! {
-        let (first_index, last_index) = shared.blocks(&meta).touched(range);
+        let (first_index, last_index) = core.blocks(&meta).touched(range);
         // One registry lookup per response; each slice is then an atomic add.
         let from_cache = metrics::counter!(telemetry::CACHE_BYTES_TOTAL, "source" => "cache");
         let bypassed = metrics::counter!(telemetry::CACHE_BYTES_TOTAL, "source" => "bypass");
-        let mut ready = Some(first);
+        let (mut ready, mut prefetch) = (Some(first), None);
         for index in first_index..=last_index {
-            shared.read_ahead(&key, &meta, index + 1);
+            let prefetched = prefetch.take().and_then(|prefetch: Prefetch<Filling>| prefetch.take(index));
+            prefetch = core.read_ahead(&key, &meta, index + 1);
             let part = match ready.take() {
                 Some(part) => part,
-                None => shared.part(&key, &meta, index, range).await?.0,
+                None => core.part(&key, &meta, index, range, prefetched).await?.0,
             };
             match part {
                 Part::Cached(slices) => for slice in slices {
@@ -262,28 +279,15 @@ fn serve(shared: Arc<Shared>, key: ObjectKey, meta: ObjectMeta, range: ByteRange
                             from_cache.increment(slice.len() as u64);
                             yield slice;
                         }
-                        arrived = shared.forget_if_changed(&key, rest.next().await).await?;
+                        arrived = core.forget_if_changed(&key, rest.next().await).await?;
                     }
                 },
                 Part::Direct(mut chunks) => while let Some(chunk) = chunks.next().await {
-                    let chunk = shared.forget_if_changed(&key, chunk).await?;
+                    let chunk = core.forget_if_changed(&key, chunk).await?;
                     bypassed.increment(chunk.len() as u64);
                     yield chunk;
                 },
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::held_bytes;
-
-    #[test]
-    fn the_cache_leaves_room_for_fills() {
-        const MIB: u64 = 1024 * 1024;
-        assert_eq!(held_bytes(512 * MIB, 8 * MIB), 384 * MIB, "a quarter kept free");
-        assert_eq!(held_bytes(16 * MIB, 8 * MIB), 8 * MIB, "but at least one block");
-        assert_eq!(held_bytes(8 * MIB, 8 * MIB), 0, "refused by validation; never underflows");
-    }
 }

@@ -5,6 +5,11 @@
 //! new ranged GET from the next byte, pinned to the same ETag, so the client receives the same
 //! bytes it would have without the fault. A replaced object (412, or a different ETag) or a spent
 //! budget fails the stream, which aborts the response: never a short body, never two versions.
+//!
+//! The budget (`storage.s3.max_resumes`) belongs to one ranged read, the unit S3 answers: an
+//! uncached range (or one part of a multi-range response), or one block the edge cache fills.
+//! A response through the cache that spans several blocks may so see more resumes in all, each
+//! block's within the budget.
 
 use std::sync::Arc;
 
@@ -42,13 +47,15 @@ pub(super) fn resumable(
                 Some(Err(error)) => error.to_string(),
                 None => "connection closed early".to_string(),
             };
+            // What the read is for: a response's, or the edge cache's prefetch of a block.
+            let fetch = crate::store::cache::fetch_label();
             if resumes >= inner.max_resumes {
-                tracing::warn!(bucket = %target.bucket, key = %target.key, offset, resumes, cause = %broke, "S3 body broke; resume budget spent, aborting the response");
+                tracing::warn!(bucket = %target.bucket, key = %target.key, offset, resumes, fetch, cause = %broke, "S3 body broke; resume budget spent, aborting the read");
                 Err(StoreError::Upstream("S3 body broke".into()))?;
             }
             resumes += 1;
-            tracing::info!(bucket = %target.bucket, key = %target.key, offset, resumes, cause = %broke, "S3 body broke; resuming");
-            metrics::counter!(crate::telemetry::S3_RESUMES_TOTAL).increment(1);
+            tracing::info!(bucket = %target.bucket, key = %target.key, offset, resumes, fetch, cause = %broke, "S3 body broke; resuming");
+            metrics::counter!(crate::telemetry::S3_RESUMES_TOTAL, "fetch" => fetch).increment(1);
             let rest = ByteRange::new(offset, range.end()).expect("offset is before the end");
             body = inner.open(&target, rest).await?;
         }
