@@ -40,7 +40,9 @@ metric_names! {
     S3_REQUEST_DURATION_SECONDS: Histogram = "vod_origin_s3_request_duration_seconds";
     /// Body bytes read from S3.
     S3_BYTES_TOTAL: Counter = "vod_origin_s3_bytes_total";
-    /// S3 bodies resumed after breaking mid-stream.
+    /// S3 bodies resumed after breaking mid-stream, by `fetch`: `request` for a read a response
+    /// waits on (an uncached range, a bypass, or a block fill a request started), `read_ahead` for a
+    /// block fill the edge cache's read-ahead started (a request may have joined it since).
     S3_RESUMES_TOTAL: Counter = "vod_origin_s3_resumes_total";
     /// Block lookups in the edge cache, by `result`: `hit` (cached), `miss` (this lookup fetched
     /// the block from S3), `collapsed` (waited for another lookup's fetch of the same block),
