@@ -68,6 +68,20 @@ def first_bytes(urls, ca, range_header, expect="206", deadline_s=300):
     return [float(line.split()[1]) * 1000 for line in lines[1:]]
 
 
+def first_bytes_each(requests, ca, expect="206", deadline_s=300):
+    """Like `first_bytes`, for (url, range header) pairs that each have their own range: one
+    curl, its requests separated by `--next`, so the connection is still reused."""
+    argv = ["curl"]
+    for url, range_header in requests:
+        argv += ["-s", "--http1.1", "--cacert", str(ca), "-H", f"Range: {range_header}",
+                 "-w", "%{http_code} %{time_starttransfer}\\n", "-o", os.devnull, url, "--next"]
+    lines = processes.run(argv[:-1], deadline_s, f"curl (first bytes of {len(requests)} ranges)").stdout.splitlines()
+    if len(lines) != len(requests) or {line.split()[0] for line in lines} != {expect}:
+        raise RuntimeError(f"first bytes from {requests[0][0]}...: expected {len(requests)} answers {expect}, "
+                           f"got {sorted(set(line.split()[0] for line in lines))} x {len(lines)}")
+    return [float(line.split()[1]) * 1000 for line in lines[1:]]
+
+
 def median_first_byte(urls, ca, range_header, expect="206"):
     """The median of `first_bytes`, in ms."""
     return statistics.median(first_bytes(urls, ca, range_header, expect))
@@ -80,6 +94,7 @@ def ranges(url, object_bytes, connections, seconds, threads=None):
     timeout or non-2xx answer fails the run."""
     threads = threads or min(connections, len(os.sched_getaffinity(0)))
     env = {**os.environ, "OBJECT_MIB": str(max(1, object_bytes // MIB))}
+    seconds = max(1, round(seconds))  # wrk takes whole seconds
     done = processes.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
                           "-s", str(RANGES_LUA), url], seconds + SLACK_S, f"wrk -c{connections} {url}", env=env)
     result = parse_wrk_result(done.stdout)

@@ -87,8 +87,10 @@ def base_settings(workdir, media, secret):
 class Origin:
     """A running vod-origin: its pid, its two addresses, its CA, and how to stop it."""
 
-    def __init__(self, binary, workdir, name, settings, env=None, access_log=True):
+    def __init__(self, binary, workdir, name, settings, env=None, access_log=True, wrapper=()):
         self.binary = binary
+        # A command the binary runs under (valgrind), or nothing.
+        self.wrapper = list(wrapper)
         # The access log (stdout) to a file, or to /dev/null as nginx's is in the benchmarks:
         # the line is formatted and written either way.
         self.keep_access_log = access_log
@@ -122,7 +124,7 @@ class Origin:
         env.update(self.env)
         access_path = self.access_log_path if self.keep_access_log else os.devnull
         with open(self.log_path, "wb") as log, open(access_path, "wb") as access:
-            self.child = processes.spawn([self.binary, "--config", str(self.config_path)], stdout=access,
+            self.child = processes.spawn([*self.wrapper, self.binary, "--config", str(self.config_path)], stdout=access,
                                          stderr=log, stdin=subprocess.DEVNULL, env=env)
         serving = processes.wait_for(self._serving_line, deadline_s, f"{self.name}'s \"serving\" log line")
         self.https = _address(serving["https"])

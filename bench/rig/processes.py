@@ -72,7 +72,8 @@ def run(argv, deadline_s, what, **run_args):
     except subprocess.TimeoutExpired as error:
         raise TimeoutError(f"{what} took longer than {deadline_s:.0f} s") from error
     if done.returncode != 0:
-        raise RuntimeError(f"{what} failed with status {done.returncode}: {done.stderr.strip()[-500:]}")
+        said = (done.stderr.strip() or done.stdout.strip())[-500:]
+        raise RuntimeError(f"{what} failed with status {done.returncode}: {said}")
     return done
 
 
