@@ -7,6 +7,8 @@ kept-alive connection (curl), then wrk with random 1 MiB ranges at 16 and 64 con
 (req/s, p50, p99, server CPU per GB). docs/cache.md holds the results.
 """
 
+import sys
+
 from drivers import common
 from rig import clients, machine, pairs, sampler, scratch
 
@@ -95,7 +97,7 @@ def run(args):
             servers.check_alive()
         gets_during = vod.metric_total(GET_OBJECT) - gets_warm
         rss_mib = sampler.rss_kib(vod.pid) / 1024
-    print(f"## `python3 bench/run.py cache-vs-nginx{' --quick' if args.quick else ''}` "
+    print(f"## `{' '.join(['python3', 'bench/run.py', *sys.argv[1:]])}` "
           f"({size['pairs']} pairs, {size['object_mib']} MiB object, {size['seconds']:g} s runs)\n")
     print(samples.table(METRICS, {}))
     print(f"\nS3 GetObject calls: {gets_warm:.0f} to warm, {gets_during:.0f} during the measurements; "

@@ -13,6 +13,7 @@ one worker per core. CPU and page faults are read from /proc/PID/stat of the ser
 """
 
 import json
+import sys
 
 from drivers import common
 from rig import clients, machine, pairs, sampler, scratch
@@ -184,7 +185,7 @@ def one_pair(samples, pair, sides):
 def report(samples, size, args, load_before):
     big = f"{size['big_mib'] // 1024} GiB" if size["big_mib"] % 1024 == 0 else f"{size['big_mib']} MiB"
     names = {"big": big}
-    command = "python3 bench/run.py compare" + (" --quick" if args.quick else "")
+    command = " ".join(["python3", "bench/run.py", *sys.argv[1:]])
     return "\n".join([
         f"## Results: `{command}` ({size['pairs']} pairs, {size['seconds']:g} s wrk runs)", "",
         samples.table(HEADLINE, names), "", samples.table(MORE, names), "",
