@@ -8,7 +8,7 @@
 #   loadtest/slow-readers.sh                                   # the origin of loadtest/origin.toml
 #   PID=$(pgrep -n vod-origin) CLIENTS=200 RUN_SECONDS=120 loadtest/slow-readers.sh
 #
-# (bench/slow-readers.sh measures memory per stream on an origin and S3 server it starts itself;
+# (python3 bench/run.py slow-readers measures memory per stream on an origin and S3 server it starts itself;
 # this one points at any running origin, CloudFront included, and judges the result.)
 #
 # curl keeps the average under READ_RATE but reads in bursts: with curl 7.88, up to 1.6 MiB at

@@ -17,10 +17,10 @@ import statistics
 import sys
 import time
 
-import origin as origin_mod
-import s3_server
-import sampler as sampler_mod
 import wire
+from rig import origin as origin_mod
+from rig import s3 as s3_mod
+from rig import sampler as sampler_mod
 
 HERE = pathlib.Path(__file__).resolve().parent
 MIB = 1 << 20
@@ -160,7 +160,7 @@ def settings_for(case, args, workdir, media, store=None):
 async def run_case(case, args, workdir, media):
     """Runs one attack case end to end and returns its report (a JSON-able dict). With --store
     s3 the origin reads the media through a fresh S3 stand-in, which lives as long as the case."""
-    store = s3_server.S3Server(args.s3_bin, workdir, media).start() if args.store == "s3" else None
+    store = start_store(workdir, media) if args.store == "s3" else None
     try:
         return await run_origin(case, args, workdir, media, store)
     finally:
@@ -168,11 +168,45 @@ async def run_case(case, args, workdir, media):
             store.stop()
 
 
+def start_store(workdir, media):
+    """The S3 stand-in (bench/rig/s3.py), with the media folder put into its bucket."""
+    store = s3_mod.S3Server(workdir).start()
+    try:
+        store.put_folder(media)
+    except BaseException:
+        store.stop()
+        raise
+    return store
+
+
+# Substrings of the metric names worth reporting after an attack (the brief's list, plus
+# aborted responses and the active-connection gauge, which say the same thing from other sides,
+# and, with the S3 store, what was read from S3, resumed, and sent or held by the edge cache).
+METRIC_WORDS = ("stall", "reset", "closed", "refus", "shed", "timeout", "buffer", "abort", "connections_active",
+                "s3_bytes", "resumes", "cache_bytes", "cache_memory")
+
+
+def metrics_of_interest(text):
+    """`{"name{labels}": value}` for every sample whose metric name contains one of METRIC_WORDS."""
+    found = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        name = series.partition("{")[0]
+        if any(word in name for word in METRIC_WORDS):
+            try:
+                found[series] = float(value)
+            except ValueError:
+                continue
+    return found
+
+
 async def run_origin(case, args, workdir, media, store):
     """The case on a fresh origin, reading the local folder or `store`."""
     settings = settings_for(case, args, workdir, media, store)
     origin = origin_mod.Origin(args.origin_bin, workdir, case.name, settings,
-                               env=s3_server.CREDENTIALS if store else None)
+                               env=s3_mod.CREDENTIALS if store else None)
     started_at = time.monotonic()
     origin.start()
     sampler = sampler_mod.Sampler(origin.pid, started_at, others={"s3": store.pid} if store else None)
@@ -188,7 +222,7 @@ async def run_origin(case, args, workdir, media, store):
         sampler.phase = "baseline"
         if case.legit:
             report["baseline"] = await legit_phase(origin, args, case.legit_count(args), args.seconds, "baseline")
-        metrics_before = origin_mod.metrics_of_interest(origin.metrics_text())
+        metrics_before = metrics_of_interest(origin.metrics_text())
         report["before"] = snapshot(origin, store)
         sampler.phase = "attack"
         report["attack"], report["during"] = await attack_with_legit(case, run, args)
@@ -198,7 +232,7 @@ async def run_origin(case, args, workdir, media, store):
         report["after"] = snapshot(origin, store)
         metrics_text = origin.metrics_text()
         (pathlib.Path(workdir) / f"{case.name}.metrics.txt").write_text(metrics_text)
-        metrics_after = origin_mod.metrics_of_interest(metrics_text)
+        metrics_after = metrics_of_interest(metrics_text)
         report["metrics"] = {name: {"before": metrics_before.get(name, 0.0), "after": value}
                              for name, value in metrics_after.items()}
         report["origin_alive"] = origin.alive()
@@ -301,7 +335,7 @@ def common_rows(report, case):
     peak_s3 = attack.get("s3_rss_kib", {}).get("max")
     if peak_s3 is not None and base.get("s3_rss_kib") is not None:
         after_s3 = report["after"]["s3_rss_kib"]
-        rows.append(("s3-dev-server RSS: before → peak during attack → after",
+        rows.append(("S3 stand-in (moto) RSS: before → peak during attack → after",
                      f"{base['s3_rss_kib'] / 1024:.1f} → {peak_s3 / 1024:.1f} → {after_s3 / 1024:.1f} MiB", None, None))
     cpu_before, cpu_after = base.get("cpu_s"), report["after"].get("cpu_s")
     if cpu_before is not None and cpu_after is not None:

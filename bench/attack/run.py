@@ -9,9 +9,10 @@ Each case starts the origin binary (--origin-bin) on kernel-chosen ports with a 
 configuration, samples its RSS, Pss, descriptors and the kernel's TCP memory at 4 Hz, measures a
 legitimate client's 1 MiB range GETs before and during the attack, and prints a table; --json
 writes every sample. bench/attack/README.md lists the cases and their documented sizes.
-Needs: pip install -r bench/attack/requirements.txt (h2); apt-get install -y nginx (idle),
-slowhttptest (slow-read --tool slowhttptest); for --store s3, cargo build --release --example
-s3-dev-server.
+Also `python3 bench/run.py attack <case> [options]`. The origin, nginx, the S3 stand-in (moto,
+for --store s3) and the sampling come from bench/rig, shared with every benchmark.
+Needs: pip install -r bench/requirements.txt (h2, and moto and boto3 for --store s3);
+apt-get install -y nginx (idle), slowhttptest (slow-read --tool slowhttptest).
 """
 
 import argparse
@@ -30,14 +31,15 @@ import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))  # bench/, for the shared rig
 
 if importlib.util.find_spec("h2") is None:
-    sys.exit("run.py: the h2 package is missing: pip install -r bench/attack/requirements.txt")
+    sys.exit("run.py: the h2 package is missing: pip install -r bench/requirements.txt")
 
 import harness  # noqa: E402
-import processes  # noqa: E402
 import report as report_mod  # noqa: E402
 from cases import all_cases  # noqa: E402
+from rig import processes  # noqa: E402
 
 REPO = HERE.parent.parent
 # Descriptors the harness itself needs beyond one per attacking connection (pipes, logs, the
@@ -54,12 +56,10 @@ def common_options():
     common.add_argument("--json", help="write the full report, every sample included, to this file")
     common.add_argument("--media-mib", type=int, default=128, help="size of the big object, MiB (default 128)")
     common.add_argument("--store", choices=("local", "s3"), default="local",
-                        help="the origin reads the media folder (default) or the S3 stand-in seeded with it")
+                        help="the origin reads the media folder (default) or the S3 stand-in (moto) seeded "
+                             "with it; moto copies a whole object per GET, so keep --media-mib small with s3")
     common.add_argument("--cache", choices=("on", "off"), default="on",
                         help="with --store s3: the edge cache (storage.cache.enabled; default on)")
-    common.add_argument("--s3-bin", default=str(default_s3_bin()),
-                        help="the S3 stand-in, examples/s3-dev-server.rs built with --release (default: "
-                             "$CARGO_TARGET_DIR's, else target/release/examples/s3-dev-server)")
     common.add_argument("--send-timeout", default="10s",
                         help="server.send_timeout for the run (default 10s; the shipped default is 60s)")
     common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -74,12 +74,6 @@ def common_options():
     common.add_argument("--workdir", help="scratch folder (default: a new temporary one, removed unless --keep)")
     common.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, configs) for a post-mortem")
     return common
-
-
-def default_s3_bin():
-    """The release build of examples/s3-dev-server.rs, where cargo puts it."""
-    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
-    return target / "release/examples/s3-dev-server"
 
 
 def build_parser(cases):
@@ -145,9 +139,6 @@ def main():
     runs = [(case, arguments_for(parser, case, argv)) for case in chosen]
     if not pathlib.Path(args.origin_bin).is_file():
         sys.exit(f"run.py: no origin binary at {args.origin_bin} (cargo build --release, or --origin-bin)")
-    if args.store == "s3" and not pathlib.Path(args.s3_bin).is_file():
-        sys.exit(f"run.py: no S3 stand-in at {args.s3_bin} "
-                 "(cargo build --release --example s3-dev-server, or --s3-bin)")
     raise_fd_limit(max(case.fds_needed(case_args) for case, case_args in runs) + FD_MARGIN)
     processes.install_cleanup()
 

@@ -2,9 +2,9 @@
 
 --count connections each complete one small GET over HTTP/1.1 and then stay open, silent (a
 CDN's pooled connections). Per connection: (Pss after − Pss before) / count, of the origin's
-process, and of nginx's one worker (Debian's nginx, bench/compare/nginx.conf.in with
-worker_processes 1, the same certificate and folder). The client is bench/compare/idle.py, the
-one bench/compare.sh uses, in its own process. Sides alternate (origin first in odd pairs) for
+process, and of nginx's one worker (Debian's nginx, bench/rig/nginx.conf.in with
+worker_processes 1, the same certificate and folder). The client is bench/rig/idle_client.py,
+in its own process. Sides alternate (origin first in odd pairs) for
 --pairs pairs; the report gives each side's median and spread, and the ratio within pairs.
 The origin runs without access.secrets here: nginx checks none either.
 """
@@ -15,12 +15,12 @@ import sys
 import time
 
 import harness
-import nginx as nginx_mod
-import origin as origin_mod
-import sampler as sampler_mod
 from cases import Case
+from rig import nginx as nginx_mod
+from rig import origin as origin_mod
+from rig import sampler as sampler_mod
 
-IDLE_CLIENT = harness.HERE.parent / "compare" / "idle.py"
+IDLE_CLIENT = harness.HERE.parent / "rig" / "idle_client.py"
 # Time for the allocator and the kernel to settle before and after the connections open.
 SETTLE_S = 2.0
 
@@ -56,7 +56,7 @@ async def measure_side(side, args, workdir, media):
         server = origin_mod.Origin(args.origin_bin, workdir, "idle-origin", settings).start()
         pid, port, ca = server.pid, server.https[1], server.ca
     else:
-        server = nginx_mod.Nginx(workdir, workdir / "certs", media).start()
+        server = nginx_mod.Nginx(workdir, workdir / "certs", media, workers=1).start()
         pid, port, ca = server.worker_pid, server.port, workdir / "certs" / "dev-ca.pem"
     started_at = time.monotonic()
     sampler = sampler_mod.Sampler(pid, started_at)

@@ -17,9 +17,9 @@ import shutil
 import subprocess
 
 import harness
-import processes
 import wire
 from cases import Case
+from rig import processes
 
 OPENING_AT_ONCE = 64
 

@@ -23,10 +23,9 @@ import ssl
 import subprocess
 
 import harness
-import origin as origin_mod
-import sampler as sampler_mod
 import wire
 from cases import Case
+from rig import sampler as sampler_mod
 
 KIB = 1024
 OPENING_AT_ONCE = 64
@@ -150,7 +149,7 @@ def state_now(run):
     state = sampler_mod.sample(run.origin.pid)
     own = os.times()
     state.update(t=run.clock(), rollup=sampler_mod.rollup(run.origin.pid), sockets=socket_queues(run),
-                 metrics=origin_mod.metrics_of_interest(run.origin.metrics_text()), harness_cpu_s=own.user + own.system)
+                 metrics=harness.metrics_of_interest(run.origin.metrics_text()), harness_cpu_s=own.user + own.system)
     if run.store is not None:
         state.update(s3_rss_kib=sampler_mod.rss_kib(run.store.pid), s3_cpu_s=sampler_mod.cpu_seconds(run.store.pid))
     return state
@@ -162,7 +161,7 @@ def socket_queues(run):
     (skmem r: receive queue, w: send queue). Empty when ss is missing."""
     legs = {run.address[1]: ("viewer leg, origin's end", "viewer leg, viewers' end")}
     if run.store is not None:
-        legs[run.store.port] = ("S3 leg, s3-dev-server's end", "S3 leg, origin's end")
+        legs[run.store.port] = ("S3 leg, the stand-in's end", "S3 leg, origin's end")
     try:
         text = subprocess.run(["ss", "-tmnH", "state", "established"], capture_output=True, text=True,
                               timeout=10).stdout
@@ -238,7 +237,7 @@ def memory_rows(report, start, end, viewers):
         rows.append((f"  queued in the {name}", f"{queued['sockets']} sockets: receive {queued['receive'] / 2**20:.1f} "
                      f"MiB, send {queued['send'] / 2**20:.1f} MiB", None, None))
     if end.get("s3_rss_kib") is not None:
-        rows.append(("s3-dev-server RSS: attack start → deadline",
+        rows.append(("S3 stand-in (moto) RSS: attack start → deadline",
                      f"{start['s3_rss_kib'] / KIB:.1f} → {end['s3_rss_kib'] / KIB:.1f} MiB", None, None))
     rows.append(cpu_row(start, end))
     return rows
@@ -249,7 +248,7 @@ def cpu_row(start, end):
     fall behind, this says whether the origin, the S3 stand-in or the viewers' own loop was busy."""
     seconds = end["t"] - start["t"]
     used = {name: end[key] - start[key] for name, key in
-            (("origin", "cpu_s"), ("s3-dev-server", "s3_cpu_s"), ("viewers (this process)", "harness_cpu_s"))
+            (("origin", "cpu_s"), ("S3 stand-in (moto)", "s3_cpu_s"), ("viewers (this process)", "harness_cpu_s"))
             if end.get(key) is not None and start.get(key) is not None}
     text = ", ".join(f"{name} {cpu:.1f} s ({100 * cpu / seconds:.0f}%)" for name, cpu in used.items())
     return (f"CPU over {seconds:.0f} s (% of one core; {len(os.sched_getaffinity(0))} cores)", text, None, None)

@@ -1,16 +1,13 @@
-#!/usr/bin/env python3
-"""Many idle and slow connections against a running origin: its memory, and a legitimate
-client's latency while they are open.
+"""many-connections: many idle and slow connections against the origin: its memory, and a
+legitimate client's latency while they are open.
 
-    bench/many-connections.py --url https://localhost:8443/sample/hls/index.m3u8 \\
-        --cacert certs/dev-ca.pem --pid $(pgrep -f target/release/vod-origin) --idle 4000 --slow 1000
-
-Three kinds of connection are opened and held:
+Two kinds of connection are opened and held:
   idle  TLS handshake, one keep-alive request answered, then silence (a CDN's pooled connection);
   slow  TLS handshake, then a request head sent a few bytes at a time (slowloris);
 and, while they are held, a legitimate client makes requests on fresh connections and the
-latency of each is recorded. The origin's resident memory (VmRSS of --pid) is sampled before,
-while held, and after. Needs only Python 3's standard library; raise `ulimit -n` first.
+latency of each is recorded. The origin (a fresh one, on the local folder, serving a small
+playlist) has its resident memory (VmRSS) sampled before, while held, and after. The harness
+raises its descriptor limit to the hard one, and fails early when that is too low.
 """
 
 import argparse
@@ -18,17 +15,15 @@ import asyncio
 import ssl
 import statistics
 import time
-from urllib.parse import urlsplit
 
+from drivers import common
+from rig.sampler import rss_kib
 
-def rss_kib(pid):
-    if not pid:
-        return None
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return None
+NAME = "many-connections"
+SUMMARY = "thousands of idle and slowloris connections: memory, and a legitimate client's latency"
+# Bounds on the phases: opening every connection, and closing them all at the end.
+OPEN_DEADLINE_S = 180
+CLOSE_DEADLINE_S = 60
 
 
 def request_head(host, path, extra=""):
@@ -98,54 +93,54 @@ def summary(latencies):
     return f"p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms"
 
 
-async def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--cacert", help="CA to trust (the development CA)")
-    parser.add_argument("--header", action="append", default=[], help="extra request header, e.g. the secret")
-    parser.add_argument("--pid", type=int, help="the origin's process, for its memory")
-    parser.add_argument("--idle", type=int, default=4000)
-    parser.add_argument("--slow", type=int, default=1000)
-    parser.add_argument("--hold", type=float, default=20, help="seconds to hold the connections")
-    parser.add_argument("--samples", type=int, default=200, help="legitimate requests per phase")
-    args = parser.parse_args()
-
-    url = urlsplit(args.url)
-    target = argparse.Namespace(host=url.hostname, port=url.port or 443, path=url.path or "/",
-                                extra="".join(f"{h}\r\n" for h in args.header), failures={})
-    target.ssl = ssl.create_default_context(cafile=args.cacert)
-    # Handshakes in progress at once: Python's one thread must finish each within the origin's
-    # handshake deadline, or the measurement is of this script.
-    target.opening = asyncio.Semaphore(64)
-
+async def hold(args, target, pid):
+    """The three phases: the legitimate client alone, beside the held connections, and after."""
     baseline = await legitimate_latencies(target, args.samples)
-    rss_before = rss_kib(args.pid)
+    rss_before = rss_kib(pid)
     held, opened = asyncio.Event(), []
     tasks = [asyncio.create_task(idle_connection(target, held, opened)) for _ in range(args.idle)]
     tasks += [asyncio.create_task(slow_connection(target, held, opened)) for _ in range(args.slow)]
     # Let the handshakes finish (they compete with the legitimate client for the same cores).
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + OPEN_DEADLINE_S
     while len(opened) < args.idle + args.slow and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
-    rss_held = rss_kib(args.pid)
+    rss_held = rss_kib(pid)
     loaded = await legitimate_latencies(target, args.samples)
-    await asyncio.sleep(max(0, args.hold - 0))
-    rss_later = rss_kib(args.pid)
+    await asyncio.sleep(args.hold)
+    rss_later = rss_kib(pid)
     held.set()
-    await asyncio.gather(*tasks)
+    await asyncio.wait_for(asyncio.gather(*tasks), CLOSE_DEADLINE_S)
     await asyncio.sleep(2)
-    rss_after = rss_kib(args.pid)
+    rss_after = rss_kib(pid)
 
     print(f"connections open: {len(opened)} of {args.idle} idle + {args.slow} slow")
     print(f"legitimate client, alone:            {summary(baseline)}")
     print(f"legitimate client, beside them:      {summary(loaded)}")
-    if rss_before is not None:
-        per = (rss_held - rss_before) / max(1, len(opened))
-        print(f"origin RSS: {rss_before} KiB before, {rss_held} KiB held ({per:.1f} KiB per connection), "
-              f"{rss_later} KiB after {args.hold:.0f} s, {rss_after} KiB after closing")
+    per = (rss_held - rss_before) / max(1, len(opened))
+    print(f"origin RSS: {rss_before} KiB before, {rss_held} KiB held ({per:.1f} KiB per connection), "
+          f"{rss_later} KiB after {args.hold:.0f} s, {rss_after} KiB after closing")
     if target.failures:
         print(f"failures: {target.failures}")
 
 
-if __name__ == "__main__":
-    asyncio.run(main())
+def add_arguments(parser):
+    parser.add_argument("--idle", type=int, default=4000, help="idle keep-alive connections (default 4000)")
+    parser.add_argument("--slow", type=int, default=1000, help="slowloris connections (default 1000)")
+    parser.add_argument("--hold", type=float, default=20, help="seconds to hold the connections (default 20)")
+    parser.add_argument("--samples", type=int, default=200, help="legitimate requests per phase (default 200)")
+
+
+def run(args):
+    common.raise_fd_limit(2 * (args.idle + args.slow) + 256)
+    with common.Servers(args, NAME) as servers:
+        media = servers.workdir / "media"
+        media.mkdir()
+        (media / "index.m3u8").write_bytes(b"#EXTM3U\n" + b"#" * 1000 + b"\n")
+        origin = servers.origin("vod-local", media=media)
+        target = argparse.Namespace(host="localhost", port=origin.https[1], path="/index.m3u8", extra="",
+                                    failures={}, ssl=ssl.create_default_context(cafile=str(servers.ca)))
+        # Handshakes in progress at once: Python's one thread must finish each within the origin's
+        # handshake deadline, or the measurement is of this script.
+        target.opening = asyncio.Semaphore(64)
+        asyncio.run(hold(args, target, origin.pid))
+    return 0

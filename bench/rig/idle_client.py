@@ -1,11 +1,11 @@
-"""Idle keep-alive TLS connections for bench/compare.sh.
+"""Idle keep-alive TLS connections, in a process of their own (bench/attack's `idle` case).
 
 Opens COUNT TLS 1.3 connections (HTTP/1.1 by ALPN, as CloudFront talks to an origin), completes
 one GET on each, keeps them all open and idle, prints "ready N", then waits for a line on stdin.
 It then sends a second GET on every connection and prints "alive N": the connections the server
 kept open through the measurement. Bounded: gives up after --timeout seconds.
 
-    python3 idle.py --port 8443 --path /tiny.txt --count 2000 --ca certs/dev-ca.pem
+    python3 bench/rig/idle_client.py --port 8443 --path /tiny.txt --count 2000 --ca certs/dev-ca.pem
 """
 
 import argparse

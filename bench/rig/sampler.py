@@ -1,4 +1,5 @@
-"""What the origin costs while it is attacked, read from /proc at about 4 Hz on a thread.
+"""What a server costs, read from /proc: CPU and page faults around a measured run (`cost`),
+and memory, descriptors and TCP memory at about 4 Hz on a thread while it is attacked (`Sampler`).
 
 A thread, not an asyncio task: the attack's event loop may be saturated (that is the point of
 some cases), and samples must keep their rhythm regardless. Reading /proc holds the GIL only
@@ -69,6 +70,30 @@ def cpu_seconds(pid):
         return None
     # Fields 14 and 15 of stat(5) (utime, stime), counted after the ")" that ends the name.
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _stat_fields(pid):
+    """The fields of /proc/PID/stat after the ")" that ends the name (so field 3 is index 0)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()
+
+
+def cost(pids):
+    """CPU seconds (utime + stime, every thread) and page faults (minflt + majflt) so far, summed
+    over `pids`: the server's process, or nginx's master and workers. Read it before and after
+    a run; the difference is the run's cost. A process that is gone fails the measurement."""
+    cpu_ticks = faults = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        # stat(5): minflt 10, majflt 12, utime 14, stime 15.
+        faults += int(fields[7]) + int(fields[9])
+        cpu_ticks += int(fields[11]) + int(fields[12])
+    return {"cpu_s": cpu_ticks / CLOCK_TICKS, "faults": faults}
+
+
+def cost_between(before, after):
+    """What a run cost: the difference of two `cost` readings."""
+    return {key: after[key] - before[key] for key in before}
 
 
 def tcp_sockstat():

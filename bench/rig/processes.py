@@ -1,7 +1,8 @@
-"""Every child process the harness starts, in its own process group, ended on every way out.
+"""Every child process a benchmark starts, in its own process group, ended on every way out.
 
-A `try/finally` covers exceptions, `atexit` covers `sys.exit`, and SIGTERM/SIGHUP are turned
-into `SystemExit` so both run; only SIGKILL of the harness itself can leave a child behind.
+A `try/finally` covers exceptions (Ctrl-C is one: KeyboardInterrupt), `atexit` covers
+`sys.exit`, and SIGTERM/SIGHUP are turned into `SystemExit` so both run; only SIGKILL of the
+harness itself can leave a child behind.
 Each child gets its own process group (`start_new_session`) so that whatever it forks (nginx's
 workers) goes with it.
 """
@@ -59,6 +60,21 @@ def install_cleanup():
     atexit.register(end_all)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _exit_on_signal)
+
+
+def run(argv, deadline_s, what, **run_args):
+    """Runs a short command to completion under a deadline; its CompletedProcess (text output).
+
+    Raises RuntimeError with the command's stderr when it fails, and TimeoutError (after
+    killing it) when it overruns."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=deadline_s, **run_args)
+    except subprocess.TimeoutExpired as error:
+        raise TimeoutError(f"{what} took longer than {deadline_s:.0f} s") from error
+    if done.returncode != 0:
+        said = (done.stderr.strip() or done.stdout.strip())[-500:]
+        raise RuntimeError(f"{what} failed with status {done.returncode}: {said}")
+    return done
 
 
 def wait_for(predicate, deadline_s, what, interval_s=0.1):

@@ -1,7 +1,7 @@
--- wrk script for bench/compare.sh: 1 MiB ranges at random MiB-aligned offsets of an object of
+-- wrk script for the benchmarks (bench/rig/clients.py): 1 MiB ranges at random MiB-aligned offsets of an object of
 -- OBJECT_MIB MiB, then one machine-readable RESULT line (wrk's own summary rounds too much).
 --
---   OBJECT_MIB=1024 wrk -t2 -c64 -d10s -s bench/compare/ranges.lua https://localhost:8443/big.bin
+--   OBJECT_MIB=1024 wrk -t2 -c64 -d10s -s bench/rig/ranges.lua https://localhost:8443/big.bin
 
 local MIB = 1048576
 local object_mib = tonumber(os.getenv("OBJECT_MIB") or "1")
