@@ -86,7 +86,8 @@ async fn a_thousand_identical_cold_requests_are_one_s3_read() {
         assert_eq!(&body.unwrap()[..], &content[first as usize..=last as usize]);
     }
     assert_eq!(proxy.gets() - gets, 1, "one GET for the one block touched");
-    assert_eq!(heads(&proxy) - heads_before, 1, "one HeadObject for the object");
+    // That GET's answer is also the object's metadata: one round trip, no HeadObject.
+    assert_eq!(heads(&proxy) - heads_before, 0, "no HeadObject for the object");
 
     // A range over two blocks, one of them cached: one more GET.
     let (first, last) = (3 * BLOCK - 10, 3 * BLOCK + 10);
@@ -369,4 +370,46 @@ fn the_access_log_says_miss_then_hit() {
         })
         .collect();
     assert_eq!(storage, ["miss", "hit"]);
+}
+
+/// S3 calls one request to a cold object costs, by request: a GetObject answers both the
+/// metadata and the bytes where the request most likely needs them; HeadObject is asked first
+/// only where the bytes may not be needed (HEAD, revalidations), or, through the cache, where
+/// the block to read depends on the length (a suffix range).
+#[tokio::test]
+async fn a_cold_object_costs_one_s3_round_trip_where_its_bytes_are_needed() {
+    // (request headers, status, body, [(HeadObjects, GetObjects) without the cache, with it])
+    type Case = (&'static [(&'static str, &'static str)], u16, std::ops::Range<usize>, [(usize, usize); 2]);
+    let cases: [Case; 6] = [
+        (&[], 200, 0..1000, [(0, 1), (0, 1)]),
+        (&[("range", "bytes=10-19")], 206, 10..20, [(0, 1), (0, 1)]),
+        (&[("range", "bytes=990-5000")], 206, 990..1000, [(0, 1), (0, 1)]),
+        (&[("range", "bytes=-5")], 206, 995..1000, [(0, 1), (1, 1)]),
+        // S3 refuses the range (416): only the metadata can say why.
+        (&[("range", "bytes=5000-")], 416, 0..0, [(1, 1), (0, 1)]),
+        (&[("if-none-match", "\"not-this\"")], 200, 0..1000, [(1, 1), (1, 1)]),
+    ];
+    for cached in [false, true] {
+        let content = pattern(1000, 3);
+        let names: Vec<String> = (0..cases.len()).map(|i| format!("{i}.mp4")).collect();
+        let objects: Vec<(&str, Vec<u8>)> = names.iter().map(|name| (name.as_str(), content.clone())).collect();
+        let (origin, proxy) = setup(&objects, |c| c.storage.cache.enabled = cached).await;
+        let client = origin.client(Protocol::Http1);
+        for (name, (headers, status, body, calls)) in names.iter().zip(&cases) {
+            let (gets, heads_before) = (proxy.gets(), heads(&proxy));
+            let mut request = client.get(origin.url(&format!("/{name}")));
+            for (header, value) in headers.iter() {
+                request = request.header(*header, *value);
+            }
+            let response = request.send().await.unwrap();
+            let case = format!("cached={cached} {headers:?}");
+            assert_eq!(response.status().as_u16(), *status, "{case}");
+            let received = response.bytes().await.unwrap();
+            if *status != 416 {
+                assert_eq!(&received[..], &content[body.clone()], "{case}");
+            }
+            let made = (heads(&proxy) - heads_before, proxy.gets() - gets);
+            assert_eq!(made, calls[usize::from(cached)], "{case}: (HeadObjects, GetObjects)");
+        }
+    }
 }

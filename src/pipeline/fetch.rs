@@ -15,7 +15,7 @@ use crate::body::ResponseBody;
 use crate::key::ObjectKey;
 use crate::plan::ByteRange;
 use crate::plan::multipart::MultipartLayout;
-use crate::store::{ByteStream, ChunkLimit, ObjectMeta, ObjectStore, StoreError};
+use crate::store::{ByteStream, ChunkLimit, ObjectMeta, ObjectStore, Prefetched, StoreError};
 
 /// Where an object's bytes come from.
 #[derive(Clone)]
@@ -46,11 +46,22 @@ impl Source {
 }
 
 impl Rendered {
-    /// The answer with its body, opened from `source`.
-    pub async fn with_body(self, source: Source) -> Result<Response<ResponseBody>, StoreError> {
+    /// The answer with its body: the `prefetched` bytes if they are exactly the ones planned,
+    /// else opened from `source` (unneeded prefetched bytes are dropped unread).
+    pub async fn with_body(
+        self,
+        source: Source,
+        prefetched: Option<Prefetched>,
+    ) -> Result<Response<ResponseBody>, StoreError> {
         let body = match self.body {
             BodyPlan::Empty => ResponseBody::Empty,
-            BodyPlan::Range(range) => ResponseBody::stream(source.open(range).await?, range.len()),
+            BodyPlan::Range(range) => {
+                let chunks = match prefetched.filter(|bytes| bytes.range == range) {
+                    Some(bytes) => bytes.chunks,
+                    None => source.open(range).await?,
+                };
+                ResponseBody::stream(chunks, range.len())
+            }
             BodyPlan::Multipart(layout) => {
                 let len = layout.content_length;
                 ResponseBody::stream(multipart_body(source, layout).await?, len)

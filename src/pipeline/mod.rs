@@ -39,8 +39,8 @@ use crate::cors::{self, CorsHeaders, CorsPolicy};
 use crate::error::{ALLOWED_METHODS, RequestError, declares_body};
 use crate::guard::Guard;
 use crate::key::ObjectKey;
-use crate::plan::plan;
-use crate::store::{ObjectMeta, ObjectStore, StoreError, report_lookups};
+use crate::plan::{plan, read_hint};
+use crate::store::{ObjectMeta, ObjectStore, Opened, Prefetched, StoreError, report_lookups};
 use crate::telemetry::{self, RouteKind};
 
 /// Everything a request needs, built once from the configuration and shared by all connections.
@@ -166,7 +166,7 @@ impl App {
     /// crossdomain.xml or clientaccesspolicy.xml, served like an object (ranges, conditionals).
     async fn policy_file(&self, request: &Parts, file: &StaticFile) -> Result<Response<ResponseBody>, RequestError> {
         let source = Source::Static(file.bytes.clone());
-        self.answer(request, &file.meta, file.cache_control.clone(), source).await
+        self.answer(request, &file.meta, file.cache_control.clone(), source, None).await
     }
 
     /// An object from the store. The cache reports whether its first block was a hit, a miss
@@ -192,24 +192,28 @@ impl App {
         result
     }
 
+    /// The object's metadata and, when the store can read them in the same call, the bytes
+    /// the request most likely needs (one S3 round trip for a cold object, not two).
     async fn fetch_object(&self, request: &Parts, key: &ObjectKey) -> Result<Response<ResponseBody>, RequestError> {
-        let meta = self.store.head(key).await?;
+        let Opened { meta, bytes } = self.store.open(key, read_hint(&request.method, &request.headers)).await?;
         let source = Source::Store { store: Arc::clone(&self.store), key: key.clone(), meta: meta.clone() };
-        self.answer(request, &meta, self.cache_control.for_key(key), source).await
+        self.answer(request, &meta, self.cache_control.for_key(key), source, bytes).await
     }
 
-    /// Plans, renders and fetches the answer for one version of an object.
+    /// Plans, renders and fetches the answer for one version of an object; `prefetched` bytes
+    /// are sent if the plan needs exactly them.
     async fn answer(
         &self,
         request: &Parts,
         meta: &ObjectMeta,
         cache_control: HeaderValue,
         source: Source,
+        prefetched: Option<Prefetched>,
     ) -> Result<Response<ResponseBody>, RequestError> {
         let plan = plan(&request.method, &request.headers, &meta.validators(), meta.len);
         let object = Representation { meta, cache_control, head: request.method == Method::HEAD };
         let rendered = render::object(object, plan, &self.boundary)?;
-        Ok(rendered.with_body(source).await?)
+        Ok(rendered.with_body(source, prefetched).await?)
     }
 
     /// Calls the store until it answers, then reports ready on `/readyz`.

@@ -6,12 +6,15 @@
 //! and never more bytes than the object.
 
 mod conditional;
+mod hint;
 pub mod multipart;
 mod range;
 
 use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderValue, Method, header};
+
+pub use hint::{ReadHint, read_hint};
 
 /// At most this many ranges are honoured in one request; more get the whole object (200).
 /// nginx's and Apache's answer to CVE-2011-3192: a request for thousands of tiny overlapping

@@ -30,7 +30,7 @@ pub use s3::{S3Store, StaticCredentials};
 pub(crate) use s3::Mounts;
 
 use crate::key::ObjectKey;
-use crate::plan::{ByteRange, Validators};
+use crate::plan::{ByteRange, ReadHint, Validators};
 
 /// The chunks of one ranged read, in order. Each chunk is a `Bytes` handed to hyper as is.
 ///
@@ -112,6 +112,22 @@ impl ObjectMeta {
     }
 }
 
+/// What [`ObjectStore::open`] found.
+pub struct Opened {
+    /// The current version.
+    pub meta: ObjectMeta,
+    /// Bytes of that version read along with it, if the store did.
+    pub bytes: Option<Prefetched>,
+}
+
+/// Bytes of an object read before the answer was planned.
+pub struct Prefetched {
+    /// Which bytes.
+    pub range: ByteRange,
+    /// The bytes, not yet read from the store's connection.
+    pub chunks: ByteStream,
+}
+
 /// A source of objects.
 ///
 /// The futures are boxed: one allocation per request is nothing next to the I/O behind it, and it
@@ -119,6 +135,15 @@ impl ObjectMeta {
 pub trait ObjectStore: Send + Sync + 'static {
     /// The current version's metadata. `NotFound` when there is no such object.
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, StoreError>>;
+
+    /// The current version's metadata and, when the store can answer both with one call, the
+    /// bytes `hint` names, of that same version: S3 answers a ranged GetObject with the
+    /// object's length, ETag and dates, one round trip where HeadObject then GetObject are two.
+    /// A store may always answer with the metadata alone; by default it does, with `head`.
+    fn open<'a>(&'a self, key: &'a ObjectKey, hint: Option<ReadHint>) -> BoxFuture<'a, Result<Opened, StoreError>> {
+        let _ = hint;
+        Box::pin(async move { Ok(Opened { meta: self.head(key).await?, bytes: None }) })
+    }
 
     /// The bytes of `range` of exactly the version `meta` describes. A store that finds a different
     /// version answers `Changed`, before or during the stream, and never mixes versions.

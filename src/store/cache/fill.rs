@@ -25,7 +25,7 @@ use super::key::BlockKey;
 use super::memory::Memory;
 use super::read_ahead::Fetch;
 use crate::plan::ByteRange;
-use crate::store::{ObjectMeta, ObjectStore, StoreError};
+use crate::store::{ByteStream, ObjectMeta, ObjectStore, StoreError};
 use crate::telemetry;
 
 /// What a fill has published so far: its sealed pieces, in order, and once it has ended, how.
@@ -50,6 +50,9 @@ pub(super) struct Fill {
     pub meta: ObjectMeta,
     /// The object's bytes the block holds.
     pub extent: ByteRange,
+    /// The block's bytes, already asked of the store (the GetObject that also answered the
+    /// object's metadata); `None`: the fill asks for them.
+    pub opened: Option<ByteStream>,
 }
 
 impl Fill {
@@ -70,7 +73,7 @@ impl Fill {
     /// Reads the block, offers it to memory, then forgets the claim and tells the waiters how it
     /// ended; a block read from the store is written to disk last. The claim is dropped with
     /// this future however it ends, even unpolled (at runtime shutdown).
-    async fn run(self, claim: Claim<Filling>, block: Assembler, published: watch::Sender<Published>) {
+    async fn run(mut self, claim: Claim<Filling>, block: Assembler, published: watch::Sender<Published>) {
         let (outcome, from_store) = match self.read(block, &published).await {
             Ok((block, from_store)) => {
                 self.memory.insert(self.key.clone(), block.clone()).await;
@@ -94,7 +97,14 @@ impl Fill {
     /// Reads the block into `block` from the disk tier when it has it, else from the store,
     /// publishing each piece as it is sealed; says whether it came from the store (and so is
     /// new to the disk).
-    async fn read(&self, block: Assembler, published: &watch::Sender<Published>) -> Result<(Block, bool), StoreError> {
+    async fn read(
+        &mut self,
+        block: Assembler,
+        published: &watch::Sender<Published>,
+    ) -> Result<(Block, bool), StoreError> {
+        if let Some(chunks) = self.opened.take() {
+            return Ok((assemble(chunks, block, published, "s3").await?, true));
+        }
         if let Some(disk) = &self.disk
             && let Some(bytes) = disk.load(&self.key).await
         {

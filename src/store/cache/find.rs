@@ -13,7 +13,7 @@ use super::key::BlockKey;
 use super::memory::Memory;
 use super::report::CacheLookup;
 use crate::plan::ByteRange;
-use crate::store::{ObjectMeta, ObjectStore, StoreError};
+use crate::store::{ByteStream, ObjectMeta, ObjectStore, StoreError};
 
 /// What a block lookup found.
 pub(super) enum Found {
@@ -111,7 +111,36 @@ impl Finder {
             key: key.clone(),
             meta: meta.clone(),
             extent,
+            opened: None,
         };
         Ok(Step::Found(Found::Filling(fill.start(reservation, slot)?, CacheLookup::Miss)))
+    }
+
+    /// Fills the block `key` from `chunks`, its bytes already asked of the store, unless it is
+    /// in memory or being filled, or there is no room for it (the chunks are then dropped
+    /// unread). The fill's handle, if it started.
+    pub fn adopt(
+        &self,
+        inner: &Arc<dyn ObjectStore>,
+        key: BlockKey,
+        meta: &ObjectMeta,
+        extent: ByteRange,
+        chunks: ByteStream,
+    ) -> Option<Filling> {
+        let Slot::Vacant(slot) = self.in_flight.slot(&key) else { return None };
+        if self.memory.contains(&key) {
+            return None;
+        }
+        let reservation = self.memory.try_reserve(extent.len())?;
+        let fill = Fill {
+            inner: Arc::clone(inner),
+            memory: Arc::clone(&self.memory),
+            disk: self.disk.clone(),
+            key,
+            meta: meta.clone(),
+            extent,
+            opened: Some(chunks),
+        };
+        fill.start(reservation, slot).ok()
     }
 }

@@ -10,6 +10,7 @@
 //! again for a key that does not exist costs one HeadObject per TTL, and an object uploaded
 //! under that key appears within the TTL, as a replaced one does. Other errors are not cached.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,10 +48,20 @@ impl MetadataCache {
         Self { entries, ttl }
     }
 
-    /// The metadata of `key`, from the cache or from `inner`. A miss waits in a task of its
-    /// own, as a block fill runs in one (see `fill`): a viewer who leaves never cancels the
-    /// lookup others wait for (and moka panics after 200 cancelled initialisations of a key).
+    /// The metadata of `key`, from the cache or from `inner`'s HeadObject.
     pub async fn head(&self, inner: &Arc<dyn ObjectStore>, key: &ObjectKey) -> Result<ObjectMeta, StoreError> {
+        let (inner, owned) = (Arc::clone(inner), key.clone());
+        self.lookup(key, async move { inner.head(&owned).await }).await
+    }
+
+    /// The metadata of `key`, from the cache or from `fetch`, which runs only on a miss (and is
+    /// dropped unpolled on a hit). A miss waits in a task of its own, as a block fill runs in one
+    /// (see `fill`): a viewer who leaves never cancels the lookup others wait for (and moka
+    /// panics after 200 cancelled initialisations of a key).
+    pub async fn lookup<F>(&self, key: &ObjectKey, fetch: F) -> Result<ObjectMeta, StoreError>
+    where
+        F: Future<Output = Result<ObjectMeta, StoreError>> + Send + 'static,
+    {
         if let Some(answer) = self.entries.get(key).await {
             if answer.fetched.elapsed() < self.ttl {
                 record("hit");
@@ -61,10 +72,10 @@ impl MetadataCache {
             self.entries.invalidate(key).await;
         }
         record("miss");
-        let (entries, inner, key) = (self.entries.clone(), Arc::clone(inner), key.clone());
+        let (entries, key) = (self.entries.clone(), key.clone());
         let waiting = tokio::spawn(async move {
             let init = async {
-                let meta = match inner.head(&key).await {
+                let meta = match fetch.await {
                     Ok(meta) => Some(meta),
                     Err(StoreError::NotFound) => None,
                     Err(other) => return Err(other),

@@ -65,10 +65,10 @@ use self::read_ahead::{Fetch, Prefetch, ReadAhead};
 pub(in crate::store) use read_ahead::fetch_label;
 pub use report::{CacheLookup, report_lookups};
 
-use super::{ByteStream, ObjectMeta, ObjectStore, StoreError};
+use super::{ByteStream, ObjectMeta, ObjectStore, Opened, Prefetched, StoreError};
 use crate::config::CacheConfig;
 use crate::key::ObjectKey;
-use crate::plan::ByteRange;
+use crate::plan::{ByteRange, ReadHint};
 use crate::telemetry;
 
 /// A store in front of another, caching its blocks and metadata in memory.
@@ -171,27 +171,94 @@ impl Core {
         range: ByteRange,
         prefetched: Option<Filling>,
     ) -> Result<(Part, CacheLookup), StoreError> {
-        let within = self.blocks(meta).within(index, range);
-        let found = async {
-            Ok(match self.block(key, meta, index, prefetched).await? {
-                Found::Block(block) => (Part::Cached(block.slices(within)), CacheLookup::Hit),
-                Found::Filling(filling, lookup) => {
-                    let mut rest = filling.part(within);
-                    let first = rest.next().await?.unwrap_or_default();
-                    (Part::Filling(first, rest), lookup)
-                }
-                Found::NoRoom => {
-                    let start = index * self.block_size;
-                    let direct = ByteRange::new(start + within.start as u64, start + within.end as u64)
-                        .ok_or_else(|| StoreError::internal("empty part of a block"))?;
-                    (Part::Direct(self.inner.get(key, meta, direct).await?), CacheLookup::Bypass)
-                }
-            })
-        }
-        .await;
+        let found = match self.block(key, meta, index, prefetched).await {
+            Ok(found) => self.part_of(key, meta, index, range, found).await,
+            Err(error) => Err(error),
+        };
         let found = self.forget_if_changed(key, found).await?;
         metrics::counter!(telemetry::CACHE_REQUESTS_TOTAL, "result" => found.1.as_str()).increment(1);
         Ok(found)
+    }
+
+    /// What a request sends of block `index` for `range`, now that the block is `found`.
+    async fn part_of(
+        &self,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+        index: u64,
+        range: ByteRange,
+        found: Found,
+    ) -> Result<(Part, CacheLookup), StoreError> {
+        let within = self.blocks(meta).within(index, range);
+        Ok(match found {
+            Found::Block(block) => (Part::Cached(block.slices(within)), CacheLookup::Hit),
+            Found::Filling(filling, lookup) => {
+                let mut rest = filling.part(within);
+                let first = rest.next().await?.unwrap_or_default();
+                (Part::Filling(first, rest), lookup)
+            }
+            Found::NoRoom => {
+                let start = index * self.block_size;
+                let direct = ByteRange::new(start + within.start as u64, start + within.end as u64)
+                    .ok_or_else(|| StoreError::internal("empty part of a block"))?;
+                (Part::Direct(self.inner.get(key, meta, direct).await?), CacheLookup::Bypass)
+            }
+        })
+    }
+
+    /// The metadata of `key` and, when it was not cached, the fill of the block holding the
+    /// hint's first byte: one GetObject of that block answers both (one round trip for a cold
+    /// object). The fill is this request's only if its GetObject was the one made; concurrent
+    /// lookups of the same key wait for that answer and join the fill like any miss.
+    async fn open(
+        self: &Arc<Self>,
+        key: &ObjectKey,
+        hint: ReadHint,
+    ) -> Result<(ObjectMeta, Option<Filling>), StoreError> {
+        let Some(first) = hint.first_byte() else { return Ok((self.metadata.head(&self.inner, key).await?, None)) };
+        let index = first / self.block_size;
+        let block = ReadHint::Between(index * self.block_size, (index + 1) * self.block_size - 1);
+        let (adopted, mut filling) = tokio::sync::oneshot::channel();
+        let (core, owned) = (Arc::clone(self), key.clone());
+        let fetch = async move {
+            let Opened { meta, bytes } = core.inner.open(&owned, Some(block)).await?;
+            if let Some(bytes) = bytes
+                && let Some(filling) = core.adopt(&owned, &meta, bytes)
+            {
+                let _ = adopted.send(filling);
+            }
+            Ok(meta)
+        };
+        let meta = self.metadata.lookup(key, fetch).await?;
+        Ok((meta, filling.try_recv().ok()))
+    }
+
+    /// Fills a block from bytes the store has already sent, when they are exactly one block.
+    fn adopt(&self, key: &ObjectKey, meta: &ObjectMeta, bytes: Prefetched) -> Option<Filling> {
+        let index = bytes.range.start() / self.block_size;
+        let extent = self.blocks(meta).extent(index).filter(|extent| *extent == bytes.range)?;
+        let block_key = BlockKey { key: key.clone(), etag: meta.etag.clone(), index };
+        self.finder.adopt(&self.inner, block_key, meta, extent, bytes.chunks)
+    }
+
+    /// The response for `hint`'s bytes, starting with the block whose fill this request began.
+    async fn serve_filling(
+        self: &Arc<Self>,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+        hint: ReadHint,
+        filling: Filling,
+    ) -> Result<Option<Prefetched>, StoreError> {
+        let Some(range) = hint.resolve(meta.len).filter(|range| range.len() <= self.max_range) else {
+            return Ok(None);
+        };
+        let index = self.blocks(meta).touched(range).0;
+        let found = self.part_of(key, meta, index, range, Found::Filling(filling, CacheLookup::Miss)).await;
+        let (part, lookup) = self.forget_if_changed(key, found).await?;
+        metrics::counter!(telemetry::CACHE_REQUESTS_TOTAL, "result" => lookup.as_str()).increment(1);
+        report::report(lookup);
+        let chunks = serve(Arc::clone(self), key.clone(), meta.clone(), range, part);
+        Ok(Some(Prefetched { range, chunks }))
     }
 
     /// Fetches block `index` in the background when it exists, is not cached, and a read-ahead
@@ -223,6 +290,18 @@ impl Core {
 impl ObjectStore for CachedStore {
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, StoreError>> {
         Box::pin(self.core.metadata.head(&self.core.inner, key))
+    }
+
+    fn open<'a>(&'a self, key: &'a ObjectKey, hint: Option<ReadHint>) -> BoxFuture<'a, Result<Opened, StoreError>> {
+        Box::pin(async move {
+            let Some(hint) = hint else { return Ok(Opened { meta: self.head(key).await?, bytes: None }) };
+            let (meta, filling) = self.core.open(key, hint).await?;
+            let bytes = match filling {
+                Some(filling) => self.core.serve_filling(key, &meta, hint, filling).await?,
+                None => None,
+            };
+            Ok(Opened { meta, bytes })
+        })
     }
 
     fn get<'a>(

@@ -1,15 +1,18 @@
-//! The S3 backend: HeadObject for metadata, ranged GetObject pinned to the ETag for bytes.
+//! The S3 backend: a GetObject whose answer is both the metadata and the first bytes of a cold
+//! object (one round trip), HeadObject where nothing needs the bytes, and ranged GetObjects
+//! pinned to the ETag for the rest.
 //!
 //! Bodies pass through untouched: each chunk the SDK's HTTP client reads is a `Bytes` that goes
 //! to hyper as is, and the next one is read only when hyper asks, so a slow viewer holds at most
 //! what is in flight between the two sockets. Nothing outside this module sees an SDK type.
 
+mod answer;
 mod errors;
 mod mounts;
 mod stream;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -17,15 +20,14 @@ use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
 use futures_util::future::BoxFuture;
-use http::HeaderValue;
 
+use self::answer::Described;
 use self::errors::{Context, classify};
 pub(crate) use self::mounts::Mounts;
-use super::{ByteStream, ObjectMeta, ObjectStore, StoreError};
+use super::{ByteStream, ObjectMeta, ObjectStore, Opened, Prefetched, StoreError};
 use crate::config::{AccessDeniedAs, ConfigError, LoadedConfig};
 use crate::key::ObjectKey;
-use crate::media_type;
-use crate::plan::{ByteRange, whole_seconds};
+use crate::plan::{ByteRange, ReadHint};
 use crate::telemetry;
 
 /// Objects in S3 or an S3-compatible server.
@@ -67,6 +69,15 @@ struct Inner {
     mounts: Mounts,
     access_denied: AccessDeniedAs,
     max_resumes: u32,
+}
+
+/// The current version of an object, and the bytes of it a GetObject opened.
+struct Current {
+    meta: ObjectMeta,
+    target: Target,
+    /// The bytes `body` holds (`None`: the object is empty).
+    range: Option<ByteRange>,
+    body: aws_sdk_s3::primitives::ByteStream,
 }
 
 /// One object version being read.
@@ -135,24 +146,48 @@ impl Inner {
         let started = Instant::now();
         let output = self.client.head_object().bucket(&bucket).key(&s3_key).send().await;
         let output = record("HeadObject", started, output.map_err(|e| classify(&e, self.access_denied, context)))?;
-        let invalid = |what: &str| {
-            tracing::warn!(bucket, key = s3_key, "HeadObject answer without a usable {what}");
-            StoreError::Upstream(format!("HeadObject without {what}"))
+        Described {
+            operation: "HeadObject",
+            bucket: &bucket,
+            s3_key: &s3_key,
+            len: output.content_length().and_then(|l| u64::try_from(l).ok()),
+            etag: output.e_tag(),
+            last_modified: output.last_modified(),
+            content_type: output.content_type(),
+        }
+        .metadata(key)
+    }
+
+    /// One GetObject, unpinned, for the current version's metadata and the bytes `hint` names;
+    /// `None` when S3 finds the range unsatisfiable (416), which only the metadata can answer.
+    async fn get_current(&self, key: &ObjectKey, hint: ReadHint) -> Result<Option<Current>, StoreError> {
+        let (bucket, s3_key) = self.locate(key)?;
+        let context = Context { operation: "GetObject", bucket: &bucket, key: &s3_key };
+        let started = Instant::now();
+        let request = self.client.get_object().bucket(&bucket).key(&s3_key).set_range(hint.range_header());
+        let output = match request.send().await {
+            Err(error) if error.raw_response().is_some_and(|raw| raw.status().as_u16() == 416) => {
+                record("GetObject", started, Ok(()))?;
+                return Ok(None);
+            }
+            other => record("GetObject", started, other.map_err(|e| classify(&e, self.access_denied, context)))?,
         };
-        let len = output.content_length().and_then(|l| u64::try_from(l).ok()).ok_or_else(|| invalid("length"))?;
-        let etag = output.e_tag().filter(|t| t.starts_with('"')).ok_or_else(|| invalid("strong ETag"))?;
-        let last_modified =
-            output.last_modified().and_then(|t| SystemTime::try_from(*t).ok()).ok_or_else(|| invalid("date"))?;
-        let content_type = match output.content_type() {
-            Some(reported) if !media_type::is_generic(reported) => HeaderValue::try_from(reported).ok(),
-            _ => None,
+        let (range, len) = answer::body_extent(output.content_range(), output.content_length()).map_err(|what| {
+            tracing::warn!(bucket, key = s3_key, "GetObject answered with {what}");
+            StoreError::Upstream(format!("GetObject with {what}"))
+        })?;
+        let described = Described {
+            operation: "GetObject",
+            bucket: &bucket,
+            s3_key: &s3_key,
+            len: Some(len),
+            etag: output.e_tag(),
+            last_modified: output.last_modified(),
+            content_type: output.content_type(),
         };
-        Ok(ObjectMeta {
-            len,
-            etag: HeaderValue::try_from(etag).map_err(|_| invalid("ETag"))?,
-            last_modified: whole_seconds(last_modified),
-            content_type: content_type.unwrap_or_else(|| media_type::for_extension(key.extension())),
-        })
+        let meta = described.metadata(key)?;
+        let etag = meta.etag.to_str().map_err(|_| StoreError::Changed)?.to_owned();
+        Ok(Some(Current { meta, target: Target { bucket, key: s3_key, etag }, range, body: output.body }))
     }
 
     /// Opens a ranged GET of exactly the version `target.etag` names.
@@ -200,6 +235,25 @@ fn record<T>(operation: &'static str, started: Instant, result: Result<T, StoreE
 impl ObjectStore for S3Store {
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, StoreError>> {
         Box::pin(self.inner.head(key))
+    }
+
+    /// A GetObject whose answer is both the metadata and the first bytes, when there is a hint;
+    /// else, and when S3 finds the hinted range unsatisfiable, a HeadObject.
+    fn open<'a>(&'a self, key: &'a ObjectKey, hint: Option<ReadHint>) -> BoxFuture<'a, Result<Opened, StoreError>> {
+        Box::pin(async move {
+            let current = match hint {
+                Some(hint) => self.inner.get_current(key, hint).await?,
+                None => None,
+            };
+            let Some(Current { meta, target, range, body }) = current else {
+                return Ok(Opened { meta: self.inner.head(key).await?, bytes: None });
+            };
+            let bytes = range.map(|range| Prefetched {
+                range,
+                chunks: stream::resumable(Arc::clone(&self.inner), target, range, body),
+            });
+            Ok(Opened { meta, bytes })
+        })
     }
 
     fn get<'a>(
