@@ -13,8 +13,8 @@ use http::HeaderValue;
 use tokio::sync::Notify;
 
 use crate::key::{ObjectKey, key_from_path};
-use crate::plan::ByteRange;
-use crate::store::{ByteStream, ObjectMeta, ObjectStore, StoreError};
+use crate::plan::{ByteRange, ReadHint};
+use crate::store::{ByteStream, ObjectMeta, ObjectStore, Opened, Prefetched, StoreError};
 
 /// Bytes per chunk of a read's body.
 const CHUNK: usize = 100;
@@ -132,6 +132,22 @@ impl FakeStore {
 }
 
 impl ObjectStore for FakeStore {
+    /// As S3 does: the metadata and the hinted bytes in one read (counted as a read, not a
+    /// metadata lookup); the metadata alone without a hint.
+    fn open<'a>(&'a self, key: &'a ObjectKey, hint: Option<ReadHint>) -> BoxFuture<'a, Result<Opened, StoreError>> {
+        Box::pin(async move {
+            let meta = self.meta();
+            let Some(range) = hint.and_then(|hint| hint.resolve(meta.len)) else {
+                return Ok(Opened { meta: self.head(key).await?, bytes: None });
+            };
+            if key.as_str() != self::key().as_str() {
+                return Err(StoreError::NotFound);
+            }
+            let chunks = self.get(key, &meta, range).await?;
+            Ok(Opened { meta, bytes: Some(Prefetched { range, chunks }) })
+        })
+    }
+
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, StoreError>> {
         self.heads.fetch_add(1, Ordering::SeqCst);
         let found = (key.as_str() == self::key().as_str()).then(|| self.meta());

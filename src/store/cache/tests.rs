@@ -11,8 +11,8 @@ use super::fake::{FakeStore, Hold, Script, content, key};
 use super::key::BlockKey;
 use super::{CacheLookup, CachedStore, report_lookups};
 use crate::config::CacheConfig;
-use crate::plan::ByteRange;
-use crate::store::{ObjectStore, StoreError};
+use crate::plan::{ByteRange, ReadHint};
+use crate::store::{ByteStream, ObjectStore, Opened, StoreError};
 
 /// Small blocks keep the objects small; the roles do not depend on the size.
 const BLOCK: u64 = 1000;
@@ -280,4 +280,43 @@ async fn full_memory_refuses_a_prefetched_block_and_its_response_still_reads_it_
     }
     assert_eq!(body.freeze(), content(6 * BLOCK as usize, 1).slice(10..2 * BLOCK as usize - 10));
     assert_eq!(fake.gets_of(ByteRange::new(BLOCK, 2 * BLOCK).unwrap()), 1, "block 1 read once, by its prefetch");
+}
+
+async fn collect(mut chunks: ByteStream) -> Result<Bytes, StoreError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = chunks.next().await {
+        body.extend_from_slice(&chunk?);
+    }
+    Ok(body.freeze())
+}
+
+#[tokio::test]
+async fn a_cold_object_is_one_read_for_its_metadata_and_its_first_block() {
+    let fake = FakeStore::new(3 * BLOCK as usize);
+    let store = cached(&fake, |_| {}).await;
+    let (body, lookup) = report_lookups(async {
+        let Opened { meta, bytes } = store.open(&key(), Some(ReadHint::Between(1500, 1599))).await?;
+        assert_eq!(meta.len, 3 * BLOCK);
+        let bytes = bytes.expect("the bytes came with the metadata");
+        assert_eq!(bytes.range, ByteRange::new(1500, 1600).unwrap());
+        collect(bytes.chunks).await
+    })
+    .await;
+    assert_eq!(body.unwrap(), content(3 * BLOCK as usize, 1).slice(1500..1600));
+    assert_eq!(lookup, Some(CacheLookup::Miss));
+    assert_eq!((fake.heads(), fake.gets()), (0, 1), "one read, no metadata lookup");
+    assert_eq!(fake.gets_of(ByteRange::new(1000, 2000).unwrap()), 1, "the read was the whole block");
+    // The block was kept: the next request for it reads nothing.
+    let (body, lookup) = read(&store, 1000, 1100).await;
+    assert_eq!((body.unwrap(), lookup), (content(3 * BLOCK as usize, 1).slice(1000..1100), Some(CacheLookup::Hit)));
+    assert_eq!((fake.heads(), fake.gets()), (0, 1));
+}
+
+#[tokio::test]
+async fn a_suffix_range_asks_for_the_metadata_first() {
+    let fake = FakeStore::new(3 * BLOCK as usize);
+    let store = cached(&fake, |_| {}).await;
+    let Opened { meta, bytes } = store.open(&key(), Some(ReadHint::Last(10))).await.unwrap();
+    assert_eq!((meta.len, bytes.is_none()), (3 * BLOCK, true));
+    assert_eq!((fake.heads(), fake.gets()), (1, 0));
 }
