@@ -14,7 +14,8 @@
 #     ExecReload only because src/ handles SIGHUP); the Grafana dashboard's PromQL and metric
 #     names against src/telemetry.rs;
 #   - systemd-analyze verify accepts systemd/vod-origin.service, and its sandbox's exposure score
-#     stays under 2.5 (skipped, saying so, without systemd-analyze);
+#     stays under 2.5; systemd-sysusers makes its user from systemd/vod-origin.sysusers in a
+#     throwaway root (skipped, saying so, without systemd);
 #   - with a vod-origin binary at hand (target/debug or target/release after `cargo test`, or
 #     VOD_ORIGIN_BIN), `vod-origin check-config` accepts config/production.toml with the
 #     container's environment (the Dockerfile's ENV, then the task definition's, placeholder
@@ -44,7 +45,7 @@ echo "ok"
 echo "--- deploy/check.py: task definitions, the stack's promises, IAM policies, systemd unit, Grafana dashboard"
 "$venv/bin/python" deploy/check.py
 
-echo "--- systemd-analyze verify deploy/systemd/vod-origin.service"
+echo "--- systemd-analyze verify deploy/systemd/vod-origin.service, systemd-sysusers"
 if ! command -v systemd-analyze >/dev/null; then
   echo "skipped: no systemd-analyze (apt-get install systemd)"
 else
@@ -54,6 +55,14 @@ else
   sed "s#^ExecStart=/usr/bin/vod-origin #ExecStart=$unit_dir/vod-origin #" deploy/systemd/vod-origin.service \
     >"$unit_dir/vod-origin.service"
   systemd-analyze verify "$unit_dir/vod-origin.service"
+  # The system user, created by systemd-sysusers in a throwaway root.
+  if command -v systemd-sysusers >/dev/null; then
+    mkdir -p "$tmp/root/etc"
+    systemd-sysusers --root="$tmp/root" "$PWD/deploy/systemd/vod-origin.sysusers" 2>/dev/null
+    grep -q '^vod-origin:x:[0-9]*:[0-9]*:.*:/usr/sbin/nologin$' "$tmp/root/etc/passwd" ||
+      { echo "FAIL deploy/systemd/vod-origin.sysusers: no vod-origin system user" >&2; exit 1; }
+    echo "sysusers: $(cut -d: -f1,3,4,7 "$tmp/root/etc/passwd")"
+  fi
   # The sandbox's exposure score (0 safest, 10 unprotected); --threshold counts in tenths.
   if systemd-analyze security --help 2>/dev/null | grep -q -- --offline; then
     systemd-analyze security --offline=yes --threshold=25 --no-pager "$unit_dir/vod-origin.service" | tail -1
