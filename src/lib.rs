@@ -13,8 +13,10 @@
 //! - [`guard`]: the CDN's secret header, peer allow-list, and the viewer's scheme.
 //! - [`cors`]: S3-style CORS rules, and the crossdomain.xml and clientaccesspolicy.xml they imply.
 //! - [`key`]: request path to object key, never escaping the root.
-//! - [`plan`]: range and conditional decisions (RFC 9110) as pure functions over metadata.
-//! - [`store`]: the object store trait, its backends, and the edge cache in front of S3.
+//! - [`plan`]: range and conditional decisions (RFC 9110) as pure functions over metadata, and
+//!   the read hint that lets a store answer metadata and bytes in one round trip.
+//! - [`store`]: the object store trait, its backends, and the edge cache in front of S3, split by
+//!   role: block key, memory and eviction, the in-flight map, the fill task.
 //! - [`body`]: the response body, which never ends short of its `Content-Length`, and its pace:
 //!   what a body holds follows its client's speed, within one budget for all bodies.
 //! - [`media_type`], [`cache_control`]: `Content-Type` and `Cache-Control` per object.
