@@ -5,14 +5,21 @@
 //! allocates nothing. A chunk already in the page cache is read on the runtime thread
 //! (`preadv2` with `RWF_NOWAIT`, which fails rather than wait for the disk), as nginx reads into
 //! its output buffers in its event loop; only what must come from the disk is read on the
-//! blocking pool. The next chunk is read only when hyper asks for it, so a slow client holds at
-//! most one chunk here and one in hyper's buffer.
+//! blocking pool. Files are opened the same way ([`root`]): one `openat2` on the runtime thread
+//! when the kernel has the path cached. The next chunk is read only when hyper asks for it, so a
+//! slow client holds at most one chunk here and one in hyper's buffer.
+//!
+//! Waiting on the runtime thread is avoided, not forbidden: an `fstat` of an open file, and a
+//! read the page cache holds, are what nginx does in its event loop, and cost less than the two
+//! thread wake-ups of a blocking-pool hop. On a network filesystem an `fstat` may ask the server;
+//! this backend is meant for local disks.
 
 mod pool;
+mod root;
 
 use std::fs::File;
 use std::io::IoSliceMut;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,6 +28,7 @@ use futures_util::future::BoxFuture;
 use http::HeaderValue;
 
 use self::pool::{Buffer, BufferPool, MIN_BUFFER};
+use self::root::{Root, not_found_or_io};
 use super::{ByteStream, ChunkLimit, ObjectMeta, ObjectStore, StoreError};
 use crate::key::ObjectKey;
 use crate::media_type;
@@ -34,38 +42,31 @@ pub const CHUNK_BYTES: usize = 256 * 1024;
 /// Serves the files under one directory.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
-    root: PathBuf,
+    root: Arc<Root>,
     buffers: Arc<BufferPool>,
 }
 
 impl LocalStore {
     /// Serves `root`, which must exist. The root is resolved once so symlinks cannot lead outside it.
     pub fn new(root: &Path) -> std::io::Result<Self> {
-        Ok(Self { root: root.canonicalize()?, buffers: Arc::default() })
+        Ok(Self { root: Arc::new(Root::open(root)?), buffers: Arc::default() })
     }
 
     /// The resolved directory served.
     pub fn root(&self) -> &Path {
-        &self.root
+        self.root.path()
     }
 
-    /// Resolves a key to a regular file inside the root, following symlinks only if they stay in it.
-    fn resolve(&self, key: &ObjectKey) -> Result<PathBuf, StoreError> {
-        let mut path = self.root.clone();
-        path.extend(key.segments());
-        let resolved = path.canonicalize().map_err(not_found_or_io)?;
-        if !resolved.starts_with(&self.root) {
-            return Err(StoreError::NotFound);
+    /// Opens `key`'s file: on this thread when the kernel has its path cached, else on the
+    /// blocking pool.
+    async fn open(&self, key: &ObjectKey) -> Result<File, StoreError> {
+        match self.root.open_cached(key) {
+            Some(file) => file,
+            None => {
+                let (root, key) = (Arc::clone(&self.root), key.clone());
+                blocking(move || root.open_waiting(&key)).await
+            }
         }
-        Ok(resolved)
-    }
-}
-
-fn not_found_or_io(error: std::io::Error) -> StoreError {
-    use std::io::ErrorKind::*;
-    match error.kind() {
-        NotFound | NotADirectory | PermissionDenied | IsADirectory => StoreError::NotFound,
-        _ => StoreError::Io(error),
     }
 }
 
@@ -105,15 +106,21 @@ impl Version {
 
 impl ObjectStore for LocalStore {
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, StoreError>> {
-        let this = self.clone();
-        let key = key.clone();
         Box::pin(async move {
-            blocking(move || {
-                let path = this.resolve(&key)?;
-                let metadata = std::fs::metadata(path).map_err(not_found_or_io)?;
-                meta_of(&metadata, &key)
-            })
-            .await
+            let file = match self.root.open_cached(key) {
+                Some(file) => file?,
+                None => {
+                    // A `stat` of the path: no need to open what will not be read.
+                    let (root, key) = (Arc::clone(&self.root), key.clone());
+                    return blocking(move || {
+                        let metadata = std::fs::metadata(root.resolve(&key)?).map_err(not_found_or_io)?;
+                        meta_of(&metadata, &key)
+                    })
+                    .await;
+                }
+            };
+            // An `fstat` of a file already open reads nothing from the disk (on a local filesystem).
+            meta_of(&file.metadata()?, key)
         })
     }
 
@@ -123,21 +130,13 @@ impl ObjectStore for LocalStore {
         meta: &'a ObjectMeta,
         range: ByteRange,
     ) -> BoxFuture<'a, Result<ByteStream, StoreError>> {
-        let this = self.clone();
-        let buffers = Arc::clone(&self.buffers);
-        let key = key.clone();
-        let expected = meta.etag.clone();
         Box::pin(async move {
-            let (file, version) = blocking(move || {
-                let file = File::open(this.resolve(&key)?).map_err(not_found_or_io)?;
-                let version = Version::of(&file.metadata()?)?;
-                if version.etag() != expected {
-                    return Err(StoreError::Changed);
-                }
-                Ok((file, version))
-            })
-            .await?;
-            Ok(read_chunks(Arc::new(file), version, range, buffers))
+            let file = self.open(key).await?;
+            let version = Version::of(&file.metadata()?)?;
+            if version.etag() != meta.etag {
+                return Err(StoreError::Changed);
+            }
+            Ok(read_chunks(Arc::new(file), version, range, Arc::clone(&self.buffers)))
         })
     }
 }
@@ -334,6 +333,21 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
         let key = key_from_path("/escape").unwrap();
         assert!(matches!(store.head(&key).await, Err(StoreError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn symlinks_that_stay_in_the_root_are_followed() {
+        let (dir, store) = store_with(&[("v/a.mp4", b"inside")]);
+        std::os::unix::fs::symlink("v/a.mp4", dir.path().join("relative.mp4")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("v/a.mp4"), dir.path().join("absolute.mp4")).unwrap();
+        std::os::unix::fs::symlink("../v/a.mp4", dir.path().join("v/up.mp4")).unwrap();
+        for path in ["/relative.mp4", "/absolute.mp4", "/v/up.mp4"] {
+            let key = key_from_path(path).unwrap();
+            let meta = store.head(&key).await.unwrap();
+            let range = ByteRange::new(0, meta.len).unwrap();
+            let chunks: Vec<Bytes> = store.get(&key, &meta, range).await.unwrap().try_collect().await.unwrap();
+            assert_eq!(chunks.concat(), b"inside", "{path}");
+        }
     }
 
     #[tokio::test]
