@@ -318,6 +318,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn what_the_page_cache_lacks_is_read_on_the_blocking_pool() {
+        let content: Vec<u8> = (0..CHUNK_BYTES * 2).map(|i| (i % 241) as u8).collect();
+        let (dir, store) = store_with(&[("cold.ts", &content)]);
+        // Written back and dropped from the page cache: on a disk filesystem (not tmpfs) the
+        // reads below find nothing cached and go to the blocking pool.
+        let file = File::open(dir.path().join("cold.ts")).unwrap();
+        file.sync_all().unwrap();
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        let mut buffer = store.buffers.take(MIN_BUFFER);
+        let cached = read_cached(&file, buffer.space(), 0).unwrap();
+        assert!(cached <= MIN_BUFFER);
+        let key = key_from_path("/cold.ts").unwrap();
+        let meta = store.head(&key).await.unwrap();
+        let range = ByteRange::new(7, meta.len).unwrap();
+        let chunks: Vec<Bytes> = store.get(&key, &meta, range).await.unwrap().try_collect().await.unwrap();
+        assert_eq!(chunks.concat(), &content[7..]);
+    }
+
+    #[tokio::test]
     async fn missing_files_and_directories_are_not_found() {
         let (_dir, store) = store_with(&[("v/a.mp4", b"x")]);
         for path in ["/nope.mp4", "/v", "/v/a.mp4/x"] {
