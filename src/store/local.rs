@@ -1,11 +1,25 @@
 //! The local-folder backend: serves files under one directory, for `cargo run` and for tests.
 //!
-//! Reads are positioned reads (`pread`) on a blocking thread, one bounded chunk at a time, each
-//! into a fresh `Bytes` handed to hyper without a further copy. The next chunk is read only when
-//! hyper asks for it, so a slow client holds at most one chunk here and one in hyper's buffer.
+//! Reads are positioned reads into pooled buffers ([`pool`]), one bounded chunk at a time, each
+//! handed to hyper as a `Bytes` that gives its buffer back when written: steady-state serving
+//! allocates nothing. A chunk already in the page cache is read on the runtime thread
+//! (`preadv2` with `RWF_NOWAIT`, which fails rather than wait for the disk), as nginx reads into
+//! its output buffers in its event loop; only what must come from the disk is read on the
+//! blocking pool. Files are opened the same way ([`root`]): one `openat2` on the runtime thread
+//! when the kernel has the path cached. The next chunk is read only when hyper asks for it, so a
+//! slow client holds at most one chunk here and one in hyper's buffer.
+//!
+//! Waiting on the runtime thread is avoided, not forbidden: an `fstat` of an open file, and a
+//! read the page cache holds, are what nginx does in its event loop, and cost less than the two
+//! thread wake-ups of a blocking-pool hop. On a network filesystem an `fstat` may ask the server;
+//! this backend is meant for local disks.
+
+mod pool;
+mod root;
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::io::IoSliceMut;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,49 +27,46 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::HeaderValue;
 
+use self::pool::{Buffer, BufferPool, MIN_BUFFER};
+use self::root::{Root, not_found_or_io};
 use super::{ByteStream, ChunkLimit, ObjectMeta, ObjectStore, StoreError};
 use crate::key::ObjectKey;
 use crate::media_type;
 use crate::plan::{ByteRange, whole_seconds};
 
-/// Bytes read per chunk. Large enough that the per-chunk cost (a blocking-pool hop, one
-/// allocation) is small next to the copy, small enough that a slow client pins little memory.
+/// Bytes read per chunk at most. Large enough that the per-chunk cost (a `pread`, an `fstat`,
+/// a piece for hyper) is small next to the copy, small enough that a slow client pins little
+/// memory.
 pub const CHUNK_BYTES: usize = 256 * 1024;
 
 /// Serves the files under one directory.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
-    root: PathBuf,
+    root: Arc<Root>,
+    buffers: Arc<BufferPool>,
 }
 
 impl LocalStore {
     /// Serves `root`, which must exist. The root is resolved once so symlinks cannot lead outside it.
     pub fn new(root: &Path) -> std::io::Result<Self> {
-        Ok(Self { root: root.canonicalize()? })
+        Ok(Self { root: Arc::new(Root::open(root)?), buffers: Arc::default() })
     }
 
     /// The resolved directory served.
     pub fn root(&self) -> &Path {
-        &self.root
+        self.root.path()
     }
 
-    /// Resolves a key to a regular file inside the root, following symlinks only if they stay in it.
-    fn resolve(&self, key: &ObjectKey) -> Result<PathBuf, StoreError> {
-        let mut path = self.root.clone();
-        path.extend(key.segments());
-        let resolved = path.canonicalize().map_err(not_found_or_io)?;
-        if !resolved.starts_with(&self.root) {
-            return Err(StoreError::NotFound);
+    /// Opens `key`'s file: on this thread when the kernel has its path cached, else on the
+    /// blocking pool.
+    async fn open(&self, key: &ObjectKey) -> Result<File, StoreError> {
+        match self.root.open_cached(key) {
+            Some(file) => file,
+            None => {
+                let (root, key) = (Arc::clone(&self.root), key.clone());
+                blocking(move || root.open_waiting(&key)).await
+            }
         }
-        Ok(resolved)
-    }
-}
-
-fn not_found_or_io(error: std::io::Error) -> StoreError {
-    use std::io::ErrorKind::*;
-    match error.kind() {
-        NotFound | NotADirectory | PermissionDenied | IsADirectory => StoreError::NotFound,
-        _ => StoreError::Io(error),
     }
 }
 
@@ -95,15 +106,21 @@ impl Version {
 
 impl ObjectStore for LocalStore {
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, StoreError>> {
-        let this = self.clone();
-        let key = key.clone();
         Box::pin(async move {
-            blocking(move || {
-                let path = this.resolve(&key)?;
-                let metadata = std::fs::metadata(path).map_err(not_found_or_io)?;
-                meta_of(&metadata, &key)
-            })
-            .await
+            let file = match self.root.open_cached(key) {
+                Some(file) => file?,
+                None => {
+                    // A `stat` of the path: no need to open what will not be read.
+                    let (root, key) = (Arc::clone(&self.root), key.clone());
+                    return blocking(move || {
+                        let metadata = std::fs::metadata(root.resolve(&key)?).map_err(not_found_or_io)?;
+                        meta_of(&metadata, &key)
+                    })
+                    .await;
+                }
+            };
+            // An `fstat` of a file already open reads nothing from the disk (on a local filesystem).
+            meta_of(&file.metadata()?, key)
         })
     }
 
@@ -113,20 +130,13 @@ impl ObjectStore for LocalStore {
         meta: &'a ObjectMeta,
         range: ByteRange,
     ) -> BoxFuture<'a, Result<ByteStream, StoreError>> {
-        let this = self.clone();
-        let key = key.clone();
-        let expected = meta.etag.clone();
         Box::pin(async move {
-            let (file, version) = blocking(move || {
-                let file = File::open(this.resolve(&key)?).map_err(not_found_or_io)?;
-                let version = Version::of(&file.metadata()?)?;
-                if version.etag() != expected {
-                    return Err(StoreError::Changed);
-                }
-                Ok((file, version))
-            })
-            .await?;
-            Ok(read_chunks(Arc::new(file), version, range))
+            let file = self.open(key).await?;
+            let version = Version::of(&file.metadata()?)?;
+            if version.etag() != meta.etag {
+                return Err(StoreError::Changed);
+            }
+            Ok(read_chunks(Arc::new(file), version, range, Arc::clone(&self.buffers)))
         })
     }
 }
@@ -134,46 +144,99 @@ impl ObjectStore for LocalStore {
 /// Streams `range` of `file`, one chunk per poll. A file that shrinks, or is rewritten in place,
 /// mid-read ends the stream with `Changed`, never with a short or mixed success: each chunk is
 /// checked against the version after it is read (one `fstat` per chunk).
-fn read_chunks(file: Arc<File>, version: Version, range: ByteRange) -> ByteStream {
+fn read_chunks(file: Arc<File>, version: Version, range: ByteRange, buffers: Arc<BufferPool>) -> ByteStream {
     let limit = ChunkLimit::default();
     ByteStream::sized(
         limit.clone(),
         async_stream::try_stream! {
             let mut offset = range.start();
             while offset < range.end() {
-                let len = usize::try_from(range.end() - offset).unwrap_or(usize::MAX).min(limit.get_or(CHUNK_BYTES));
-                let file = Arc::clone(&file);
-                let chunk = blocking(move || read_chunk(&file, version, offset, len)).await?;
-                offset += chunk.len() as u64;
-                yield chunk;
+                let len = read_len(range.end() - offset, limit.get_or(CHUNK_BYTES));
+                let mut buffer = buffers.take(len);
+                let cached = read_cached(&file, &mut buffer.space()[..len], offset)?;
+                let buffer = if cached == len {
+                    check_version(&file, version)?;
+                    buffer
+                } else {
+                    // Some of it is not in the page cache: the rest is read where waiting is fine.
+                    let file = Arc::clone(&file);
+                    blocking(move || {
+                        read_all(&file, &mut buffer.space()[cached..len], offset + cached as u64)?;
+                        check_version(&file, version)?;
+                        Ok(buffer)
+                    })
+                    .await?
+                };
+                offset += len as u64;
+                yield filled(buffer, len);
             }
         },
     )
 }
 
-fn read_chunk(file: &File, version: Version, offset: u64, len: usize) -> Result<Bytes, StoreError> {
-    // Positional reads straight into the vector's spare capacity (rustix's `spare_capacity`
-    // extends the vector by what the kernel wrote): one `pread` per chunk, with no zeroed buffer
-    // (zeroing was a fifth of the instructions spent serving a range, docs/benchmarks.md), and
-    // neither a `seek` nor the growing steps of std's `read_to_end` (8 to 128 KiB: six reads per
-    // chunk, counted with strace).
-    let mut buf = Vec::with_capacity(len);
-    while buf.len() < len {
-        let at = offset + buf.len() as u64;
-        if rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at).map_err(std::io::Error::from)? == 0 {
+/// How much to read next: `remaining`, or the body's `limit` rounded down to a power of two, so
+/// that a read fills its pooled buffer (a fast client's windows are powers of two already; a
+/// slow one's is at most halved). Only the last read of a range leaves part of its buffer unused.
+fn read_len(remaining: u64, limit: usize) -> usize {
+    let limit = if limit < MIN_BUFFER { limit.max(1) } else { 1 << limit.ilog2() };
+    usize::try_from(remaining).unwrap_or(usize::MAX).min(limit)
+}
+
+/// Reads into `buf` at `offset` what the page cache holds, without waiting for the disk: the
+/// bytes read, fewer than asked for (maybe none) when the rest would need the disk.
+fn read_cached(file: &File, buf: &mut [u8], offset: u64) -> Result<usize, StoreError> {
+    let mut read = 0;
+    while read < buf.len() {
+        let at = offset + read as u64;
+        match rustix::io::preadv2(
+            file,
+            &mut [IoSliceMut::new(&mut buf[read..])],
+            at,
+            rustix::io::ReadWriteFlags::NOWAIT,
+        ) {
             // The file shrank since its metadata was read.
-            return Err(StoreError::Changed);
+            Ok(0) => return Err(StoreError::Changed),
+            Ok(n) => read += n,
+            Err(rustix::io::Errno::INTR) => {}
+            // EAGAIN: the rest is not cached. Any other error (a kernel or filesystem without
+            // RWF_NOWAIT) is left to the blocking read, which reports real I/O errors.
+            Err(_) => break,
         }
     }
-    // `with_capacity` may round up: never send more than was asked for.
-    buf.truncate(len);
-    // A write in place changes the modification time: the bytes just read may be of either
-    // version, so they are not sent.
+    Ok(read)
+}
+
+/// Reads all of `buf` at `offset`, waiting for the disk if need be: on the blocking pool only.
+/// One `pread` per call when the file is whole (std's `read_exact_at` is the same loop, but
+/// reports a shrunk file as an I/O error instead of a change).
+fn read_all(file: &File, buf: &mut [u8], offset: u64) -> Result<(), StoreError> {
+    let mut read = 0;
+    while read < buf.len() {
+        match rustix::io::pread(file, &mut buf[read..], offset + read as u64) {
+            // The file shrank since its metadata was read.
+            Ok(0) => return Err(StoreError::Changed),
+            Ok(n) => read += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(std::io::Error::from(error).into()),
+        }
+    }
+    Ok(())
+}
+
+/// A write in place changes the modification time: bytes just read may be of either version, so
+/// they are not sent.
+fn check_version(file: &File, version: Version) -> Result<(), StoreError> {
     if Version::of(&file.metadata()?)? != version {
         return Err(StoreError::Changed);
     }
-    // Exactly `len` bytes in `len` capacity: the vector becomes the `Bytes` without a copy.
-    Ok(Bytes::from(buf))
+    Ok(())
+}
+
+/// The first `len` bytes of `buffer` as a chunk for hyper, without a copy; the buffer goes back
+/// to its pool when hyper has written the chunk (and every piece cut from it) and dropped it.
+fn filled(mut buffer: Buffer, len: usize) -> Bytes {
+    buffer.set_filled(len);
+    Bytes::from_owner(buffer)
 }
 
 /// Runs filesystem calls on tokio's blocking pool, so they never stall a runtime worker.
@@ -215,6 +278,64 @@ mod tests {
         assert_eq!(chunks.concat(), &content[5..content.len() - 3]);
     }
 
+    #[test]
+    fn reads_fill_their_buffers_except_at_the_end_of_a_range() {
+        const KIB: usize = 1024;
+        let cases = [
+            // (remaining, limit) -> bytes to read
+            (10 << 20_u64, CHUNK_BYTES, CHUNK_BYTES), // a fast client: full chunks
+            (10 * 1024 * 1024, 200 * KIB, 128 * KIB), // a window between classes: rounded down
+            (10 * 1024 * 1024, 16 * KIB, 16 * KIB),   // a slow client
+            (10 * 1024 * 1024, 1000, 1000),           // below the smallest class: as asked
+            (10 * 1024 * 1024, 0, 1),                 // never a read of nothing
+            (17, CHUNK_BYTES, 17),                    // the end of the range
+            (100 * 1024, CHUNK_BYTES, 100 * KIB),     // the end, in a 128 KiB buffer
+        ];
+        for (remaining, limit, len) in cases {
+            assert_eq!(read_len(remaining, limit), len, "{remaining} {limit}");
+        }
+    }
+
+    #[tokio::test]
+    async fn chunks_sized_by_the_limit_come_back_whole_and_reuse_their_buffers() {
+        let content: Vec<u8> = (0..CHUNK_BYTES * 3).map(|i| (i % 253) as u8).collect();
+        let (_dir, store) = store_with(&[("a.ts", &content)]);
+        let key = key_from_path("/a.ts").unwrap();
+        let meta = store.head(&key).await.unwrap();
+        let mut sent = Vec::new();
+        let mut addresses = std::collections::HashSet::new();
+        for _ in 0..2 {
+            let mut stream = store.get(&key, &meta, ByteRange::new(0, meta.len).unwrap()).await.unwrap();
+            stream.limit_next_chunk(MIN_BUFFER * 3);
+            while let Some(chunk) = stream.try_next().await.unwrap() {
+                assert_eq!(chunk.len(), (2 * MIN_BUFFER).min(content.len() - sent.len() % content.len()));
+                addresses.insert(chunk.as_ptr());
+                sent.extend_from_slice(&chunk);
+            }
+        }
+        assert_eq!(sent, [&content[..], &content[..]].concat());
+        assert_eq!(addresses.len(), 1, "each chunk was written (dropped) before the next: one buffer serves all");
+    }
+
+    #[tokio::test]
+    async fn what_the_page_cache_lacks_is_read_on_the_blocking_pool() {
+        let content: Vec<u8> = (0..CHUNK_BYTES * 2).map(|i| (i % 241) as u8).collect();
+        let (dir, store) = store_with(&[("cold.ts", &content)]);
+        // Written back and dropped from the page cache: on a disk filesystem (not tmpfs) the
+        // reads below find nothing cached and go to the blocking pool.
+        let file = File::open(dir.path().join("cold.ts")).unwrap();
+        file.sync_all().unwrap();
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        let mut buffer = store.buffers.take(MIN_BUFFER);
+        let cached = read_cached(&file, buffer.space(), 0).unwrap();
+        assert!(cached <= MIN_BUFFER);
+        let key = key_from_path("/cold.ts").unwrap();
+        let meta = store.head(&key).await.unwrap();
+        let range = ByteRange::new(7, meta.len).unwrap();
+        let chunks: Vec<Bytes> = store.get(&key, &meta, range).await.unwrap().try_collect().await.unwrap();
+        assert_eq!(chunks.concat(), &content[7..]);
+    }
+
     #[tokio::test]
     async fn missing_files_and_directories_are_not_found() {
         let (_dir, store) = store_with(&[("v/a.mp4", b"x")]);
@@ -231,6 +352,21 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
         let key = key_from_path("/escape").unwrap();
         assert!(matches!(store.head(&key).await, Err(StoreError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn symlinks_that_stay_in_the_root_are_followed() {
+        let (dir, store) = store_with(&[("v/a.mp4", b"inside")]);
+        std::os::unix::fs::symlink("v/a.mp4", dir.path().join("relative.mp4")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("v/a.mp4"), dir.path().join("absolute.mp4")).unwrap();
+        std::os::unix::fs::symlink("../v/a.mp4", dir.path().join("v/up.mp4")).unwrap();
+        for path in ["/relative.mp4", "/absolute.mp4", "/v/up.mp4"] {
+            let key = key_from_path(path).unwrap();
+            let meta = store.head(&key).await.unwrap();
+            let range = ByteRange::new(0, meta.len).unwrap();
+            let chunks: Vec<Bytes> = store.get(&key, &meta, range).await.unwrap().try_collect().await.unwrap();
+            assert_eq!(chunks.concat(), b"inside", "{path}");
+        }
     }
 
     #[tokio::test]
