@@ -1,6 +1,8 @@
 //! The Docker image's runtime contract, checked without Docker: the binary started with the
 //! Dockerfile's own ENV serves, and the Dockerfile's own HEALTHCHECK command passes against it
 //! and fails once it is gone. Both are read from the Dockerfile, so they cannot drift apart.
+//! The production stage's shape (a fixed uid and gid, no sample media) is read from it too;
+//! `deploy/container-check.sh` runs the built image where Docker is.
 
 mod common;
 
@@ -27,6 +29,21 @@ fn dockerfile() -> (Vec<(String, String)>, Vec<String>) {
     let healthcheck = instruction("HEALTHCHECK ");
     let (_, command) = healthcheck.split_once("CMD ").expect("HEALTHCHECK CMD");
     (env, serde_json::from_str(command.trim()).expect("HEALTHCHECK CMD in exec form"))
+}
+
+/// The Dockerfile's stages, each from the text after `FROM ` to the next `FROM`.
+fn stages(text: &str) -> Vec<&str> {
+    text.split("\nFROM ").skip(1).collect()
+}
+
+/// The stage declared `FROM ... AS name`.
+fn stage<'a>(stages: &[&'a str], name: &str) -> &'a str {
+    let suffix = format!(" AS {name}");
+    stages
+        .iter()
+        .copied()
+        .find(|stage| stage.lines().next().is_some_and(|line| line.ends_with(&suffix)))
+        .unwrap_or_else(|| panic!("no stage {name}"))
 }
 
 fn free_port() -> u16 {
@@ -72,4 +89,18 @@ fn the_image_environment_serves_and_its_healthcheck_passes() {
 
     drop(server);
     assert_eq!(healthcheck_exits(), Some(1), "the healthcheck fails once the server is gone");
+}
+
+#[test]
+fn the_production_image_runs_as_a_fixed_user_and_group_without_media() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile")).unwrap();
+    let stages = stages(&text);
+    let runtime = stage(&stages, "runtime");
+    // ECS's "user" and volume ownership name these numbers; without a group the gid is 0.
+    assert!(runtime.lines().any(|line| line == "USER 10001:10001"), "USER 10001:10001 in the runtime stage");
+    assert!(!runtime.contains("COPY media/"), "the runtime stage carries no media");
+    assert!(stage(&stages, "dev").contains("COPY media/"), "the dev stage adds the media");
+    // A plain `docker build` makes the last stage: it must be the production image.
+    let last = stages.last().unwrap();
+    assert!(last.starts_with("runtime AS production\n"), "the last stage is the runtime stage, unchanged: {last}");
 }
