@@ -29,10 +29,10 @@ use http::HeaderValue;
 
 use self::pool::{Buffer, BufferPool, MIN_BUFFER};
 use self::root::{Root, not_found_or_io};
-use super::{ByteStream, ChunkLimit, ObjectMeta, ObjectStore, StoreError};
+use super::{ByteStream, ChunkLimit, ObjectMeta, ObjectStore, Opened, Prefetched, StoreError};
 use crate::key::ObjectKey;
 use crate::media_type;
-use crate::plan::{ByteRange, whole_seconds};
+use crate::plan::{ByteRange, ReadHint, whole_seconds};
 
 /// Bytes read per chunk at most. Large enough that the per-chunk cost (a `pread`, an `fstat`,
 /// a piece for hyper) is small next to the copy, small enough that a slow client pins little
@@ -59,7 +59,7 @@ impl LocalStore {
 
     /// Opens `key`'s file: on this thread when the kernel has its path cached, else on the
     /// blocking pool.
-    async fn open(&self, key: &ObjectKey) -> Result<File, StoreError> {
+    async fn open_file(&self, key: &ObjectKey) -> Result<File, StoreError> {
         match self.root.open_cached(key) {
             Some(file) => file,
             None => {
@@ -124,6 +124,25 @@ impl ObjectStore for LocalStore {
         })
     }
 
+    /// One open and one `fstat` for the metadata and the bytes, as nginx serves a file; the
+    /// bytes are read only if the planned answer needs them.
+    fn open<'a>(&'a self, key: &'a ObjectKey, hint: Option<ReadHint>) -> BoxFuture<'a, Result<Opened, StoreError>> {
+        Box::pin(async move {
+            let Some(hint) = hint else { return Ok(Opened { meta: self.head(key).await?, bytes: None }) };
+            let file = self.open_file(key).await?;
+            let metadata = file.metadata()?;
+            let meta = meta_of(&metadata, key)?;
+            let bytes = match hint.resolve(meta.len) {
+                Some(range) => {
+                    let chunks = read_chunks(Arc::new(file), Version::of(&metadata)?, range, Arc::clone(&self.buffers));
+                    Some(Prefetched { range, chunks })
+                }
+                None => None,
+            };
+            Ok(Opened { meta, bytes })
+        })
+    }
+
     fn get<'a>(
         &'a self,
         key: &'a ObjectKey,
@@ -131,7 +150,7 @@ impl ObjectStore for LocalStore {
         range: ByteRange,
     ) -> BoxFuture<'a, Result<ByteStream, StoreError>> {
         Box::pin(async move {
-            let file = self.open(key).await?;
+            let file = self.open_file(key).await?;
             let version = Version::of(&file.metadata()?)?;
             if version.etag() != meta.etag {
                 return Err(StoreError::Changed);
@@ -262,6 +281,23 @@ mod tests {
         }
         let store = LocalStore::new(dir.path()).unwrap();
         (dir, store)
+    }
+
+    #[tokio::test]
+    async fn one_open_answers_the_metadata_and_the_hinted_bytes() {
+        let (_dir, store) = store_with(&[("a.mp4", b"0123456789")]);
+        let key = key_from_path("/a.mp4").unwrap();
+        let Opened { meta, bytes } = store.open(&key, Some(ReadHint::Between(2, 4))).await.unwrap();
+        assert_eq!(meta, store.head(&key).await.unwrap());
+        let bytes = bytes.expect("bytes with the metadata");
+        assert_eq!(bytes.range, ByteRange::new(2, 5).unwrap());
+        let body: Vec<Bytes> = bytes.chunks.try_collect().await.unwrap();
+        assert_eq!(body.concat(), b"234");
+        // No hint, or one past the end: the metadata alone.
+        assert!(store.open(&key, None).await.unwrap().bytes.is_none());
+        assert!(store.open(&key, Some(ReadHint::From(10))).await.unwrap().bytes.is_none());
+        let missing = key_from_path("/b.mp4").unwrap();
+        assert!(matches!(store.open(&missing, Some(ReadHint::Whole)).await, Err(StoreError::NotFound)));
     }
 
     #[tokio::test]
