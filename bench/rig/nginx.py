@@ -34,7 +34,7 @@ def free_ports(count):
             s.close()
 
 
-class Nginx:
+class Nginx(processes.Server):
     """An nginx master (foreground, its own process group) and its workers.
 
     `workers` defaults to one per core, nginx's own advice and what vod-origin's runtime does;
@@ -44,6 +44,7 @@ class Nginx:
         if shutil.which("nginx") is None:
             raise RuntimeError(APT_HINT)
         self.dir = pathlib.Path(workdir) / name
+        self.log_path = self.dir / "error.log"
         self.certs, self.media = pathlib.Path(certs), pathlib.Path(media)
         self.workers = workers or len(os.sched_getaffinity(0))
         self.s3 = s3
@@ -114,18 +115,6 @@ class Nginx:
         """Every process whose cost counts: the master and its workers."""
         return [self.child.pid] + self.worker_pids
 
-    def alive(self):
-        return self.child is not None and self.child.poll() is None
-
-    def log_tail(self, lines=5):
-        try:
-            return " | ".join((self.dir / "error.log").read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
-
-    def stop(self):
-        if self.child is not None:
-            processes.end(self.child)
 
 
 def _nofile():

@@ -84,7 +84,7 @@ def base_settings(workdir, media, secret):
     return settings
 
 
-class Origin:
+class Origin(processes.Server):
     """A running vod-origin: its pid, its two addresses, its CA, and how to stop it."""
 
     def __init__(self, binary, workdir, name, settings, env=None, access_log=True, wrapper=()):
@@ -167,19 +167,6 @@ class Origin:
 
     def base_url(self):
         return f"https://localhost:{self.https[1]}"
-
-    def alive(self):
-        return self.child is not None and self.child.poll() is None
-
-    def log_tail(self, lines=5):
-        try:
-            return " | ".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
-
-    def stop(self):
-        if self.child is not None:
-            processes.end(self.child)
 
 
 def _address(text):

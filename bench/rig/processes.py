@@ -24,6 +24,28 @@ def spawn(argv, **popen_args):
     return child
 
 
+class Server:
+    """What every server a benchmark starts shares: its child process (`self.child`, None until
+    started) and its log (`self.log_path`)."""
+
+    child = None
+    log_path = None
+
+    def alive(self):
+        return self.child is not None and self.child.poll() is None
+
+    def log_tail(self, lines=5):
+        """The log's last lines, on one line, for an error message."""
+        try:
+            return " | ".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except (AttributeError, FileNotFoundError):
+            return "(no log)"
+
+    def stop(self):
+        if self.child is not None:
+            end(self.child)
+
+
 def end(child, grace_s=5.0):
     """SIGTERM to the child's group, then SIGKILL after `grace_s`; waits for the child."""
     if child.poll() is None:

@@ -37,7 +37,7 @@ START_DEADLINE_S = 60
 PUT_DEADLINE_S = 120
 
 
-class S3Server:
+class S3Server(processes.Server):
     """A running moto: its pid, endpoint and port, and the objects put into its bucket."""
 
     def __init__(self, workdir, bucket=BUCKET):
@@ -115,16 +115,4 @@ class S3Server:
             "storage.cache.enabled": cache == "on",
         }
 
-    def alive(self):
-        return self.child is not None and self.child.poll() is None
-
-    def log_tail(self, lines=5):
-        try:
-            return " | ".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
-
-    def stop(self):
-        if self.child is not None:
-            processes.end(self.child)
 
