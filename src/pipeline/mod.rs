@@ -113,6 +113,8 @@ impl App {
         response
     }
 
+    /// The guarded steps, in order: guard (peer, secret, the viewer's scheme), method, CORS (a
+    /// preflight is answered here), then the target: OPTIONS, a policy file or an object.
     async fn steps(
         &self,
         request: &Parts,
