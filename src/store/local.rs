@@ -1,8 +1,8 @@
 //! The local-folder backend: serves files under one directory, for `cargo run` and for tests.
 //!
-//! Reads ([`read`]) are positioned reads into pooled buffers ([`pool`]), one bounded chunk at a time, each
-//! handed to hyper as a `Bytes` that gives its buffer back when written: steady-state serving
-//! allocates nothing. A chunk already in the page cache is read on the runtime thread
+//! Reads ([`read`]) are positioned reads into pooled buffers ([`pool`]), one bounded chunk at a
+//! time, each handed to hyper as a `Bytes` that gives its buffer back when written: steady-state
+//! serving allocates nothing. A chunk already in the page cache is read on the runtime thread
 //! (`preadv2` with `RWF_NOWAIT`, which fails rather than wait for the disk), as nginx reads into
 //! its output buffers in its event loop; only what must come from the disk is read on the
 //! blocking pool. Files are opened the same way ([`root`]): one `openat2` on the runtime thread
