@@ -169,15 +169,35 @@ impl Core {
         meta: &ObjectMeta,
         index: u64,
         range: ByteRange,
-        prefetched: Option<Filling>,
+        found: Result<Found, StoreError>,
     ) -> Result<(Part, CacheLookup), StoreError> {
-        let found = match self.block(key, meta, index, prefetched).await {
+        let part = match found {
             Ok(found) => self.part_of(key, meta, index, range, found).await,
             Err(error) => Err(error),
         };
-        let found = self.forget_if_changed(key, found).await?;
-        metrics::counter!(telemetry::CACHE_REQUESTS_TOTAL, "result" => found.1.as_str()).increment(1);
-        Ok(found)
+        let part = self.forget_if_changed(key, part).await?;
+        metrics::counter!(telemetry::CACHE_REQUESTS_TOTAL, "result" => part.1.as_str()).increment(1);
+        Ok(part)
+    }
+
+    /// The bytes of `range` through the cache, its first block `found` already (a fill this
+    /// request began) or looked up now. The first block is read before the response headers,
+    /// so a store that fails gets a proper status instead of an aborted body.
+    async fn respond(
+        self: &Arc<Self>,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+        range: ByteRange,
+        found: Option<Found>,
+    ) -> Result<ByteStream, StoreError> {
+        let first = self.blocks(meta).touched(range).0;
+        let found = match found {
+            Some(found) => Ok(found),
+            None => self.block(key, meta, first, None).await,
+        };
+        let (part, lookup) = self.part(key, meta, first, range, found).await?;
+        report::report(lookup);
+        Ok(serve(Arc::clone(self), key.clone(), meta.clone(), range, part))
     }
 
     /// What a request sends of block `index` for `range`, now that the block is `found`.
@@ -252,12 +272,7 @@ impl Core {
         let Some(range) = hint.resolve(meta.len).filter(|range| range.len() <= self.max_range) else {
             return Ok(None);
         };
-        let index = self.blocks(meta).touched(range).0;
-        let found = self.part_of(key, meta, index, range, Found::Filling(filling, CacheLookup::Miss)).await;
-        let (part, lookup) = self.forget_if_changed(key, found).await?;
-        metrics::counter!(telemetry::CACHE_REQUESTS_TOTAL, "result" => lookup.as_str()).increment(1);
-        report::report(lookup);
-        let chunks = serve(Arc::clone(self), key.clone(), meta.clone(), range, part);
+        let chunks = self.respond(key, meta, range, Some(Found::Filling(filling, CacheLookup::Miss))).await?;
         Ok(Some(Prefetched { range, chunks }))
     }
 
@@ -314,12 +329,7 @@ impl ObjectStore for CachedStore {
             if range.len() > self.core.max_range {
                 return self.core.forget_if_changed(key, self.core.inner.get(key, meta, range).await).await;
             }
-            let (first, _) = self.core.blocks(meta).touched(range);
-            // The first block is read before the response headers, so a store that fails gets
-            // a proper status instead of an aborted body.
-            let (part, lookup) = self.core.part(key, meta, first, range, None).await?;
-            report::report(lookup);
-            Ok(serve(Arc::clone(&self.core), key.clone(), meta.clone(), range, part))
+            self.core.respond(key, meta, range, None).await
         })
     }
 
@@ -344,7 +354,10 @@ fn serve(core: Arc<Core>, key: ObjectKey, meta: ObjectMeta, range: ByteRange, fi
             prefetch = core.read_ahead(&key, &meta, index + 1);
             let part = match ready.take() {
                 Some(part) => part,
-                None => core.part(&key, &meta, index, range, prefetched).await?.0,
+                None => {
+                    let found = core.block(&key, &meta, index, prefetched).await;
+                    core.part(&key, &meta, index, range, found).await?.0
+                }
             };
             match part {
                 Part::Cached(slices) => for slice in slices {
