@@ -18,28 +18,26 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 INTERVAL_S = 0.25
 
 
-def rss_kib(pid):
-    """Resident set (VmRSS) in KiB, or None when the process is gone."""
+def _kib_field(path, name):
+    """The KiB value of the `name:` line of a /proc file, or None when the process is gone."""
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
+        with open(path) as lines:
+            for line in lines:
+                if line.startswith(name + ":"):
                     return int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError):
         return None
     return None
+
+
+def rss_kib(pid):
+    """Resident set (VmRSS) in KiB, or None when the process is gone."""
+    return _kib_field(f"/proc/{pid}/status", "VmRSS")
 
 
 def pss_kib(pid):
     """Proportional set size in KiB: shared pages divided among the processes mapping them."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as rollup:
-            for line in rollup:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return None
+    return _kib_field(f"/proc/{pid}/smaps_rollup", "Pss")
 
 
 def rollup(pid):
