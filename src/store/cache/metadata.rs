@@ -62,14 +62,8 @@ impl MetadataCache {
     where
         F: Future<Output = Result<ObjectMeta, StoreError>> + Send + 'static,
     {
-        if let Some(answer) = self.entries.get(key).await {
-            if answer.fetched.elapsed() < self.ttl {
-                record("hit");
-                return answer.meta.ok_or(StoreError::NotFound);
-            }
-            // Only when tokio's clock runs ahead of moka's (paused time, or the instant between
-            // the two clocks' readings): moka would drop it next.
-            self.entries.invalidate(key).await;
+        if let Some(answer) = self.fresh(key).await {
+            return answer;
         }
         record("miss");
         let (entries, key) = (self.entries.clone(), key.clone());
@@ -86,6 +80,19 @@ impl MetadataCache {
         });
         let answer = waiting.await.map_err(|_| StoreError::internal("metadata lookup task failed"))??;
         answer.meta.ok_or(StoreError::NotFound)
+    }
+
+    /// The cached answer for `key`, counted as a hit, if it is younger than the TTL.
+    pub async fn fresh(&self, key: &ObjectKey) -> Option<Result<ObjectMeta, StoreError>> {
+        let answer = self.entries.get(key).await?;
+        if answer.fetched.elapsed() < self.ttl {
+            record("hit");
+            return Some(answer.meta.ok_or(StoreError::NotFound));
+        }
+        // Only when tokio's clock runs ahead of moka's (paused time, or the instant between the
+        // two clocks' readings): moka would drop it next.
+        self.entries.invalidate(key).await;
+        None
     }
 
     /// Forgets `key`, so the next lookup asks the store: a block read found the object changed.

@@ -236,6 +236,10 @@ impl Core {
         hint: ReadHint,
     ) -> Result<(ObjectMeta, Option<Filling>), StoreError> {
         let Some(first) = hint.first_byte() else { return Ok((self.metadata.head(&self.inner, key).await?, None)) };
+        // A hit (most requests) costs one lookup; only a miss builds the read that adopts a block.
+        if let Some(answer) = self.metadata.fresh(key).await {
+            return Ok((answer?, None));
+        }
         let index = first / self.block_size;
         let block = ReadHint::Between(index * self.block_size, (index + 1) * self.block_size - 1);
         let (adopted, mut filling) = tokio::sync::oneshot::channel();
