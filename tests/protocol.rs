@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{BACKENDS, Origin, PROTOCOLS, Protocol, media_root, sample};
+use common::{BACKENDS, Origin, PROTOCOLS, Protocol, RawResponse, media_root, sample};
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -71,6 +71,44 @@ async fn an_http2_preface_needs_alpn_h2() {
     let mut answer = Vec::new();
     let _ = tls.read_to_end(&mut answer).await;
     assert!(answer.is_empty() || answer.starts_with(b"HTTP/1.1 4"), "{:?}", String::from_utf8_lossy(&answer));
+}
+
+#[tokio::test]
+async fn http11_keep_alive_serves_pipelined_split_and_late_requests() {
+    // Between requests an HTTP/1.1 connection holds only its stream (`server/keep_alive.rs`):
+    // what the client sent ahead, or sends later in pieces, is still served in order, to the byte.
+    let origin = Origin::start().await;
+    let sample = sample("sample/sample.mp4");
+    let get =
+        |range: &str| format!("GET /sample/sample.mp4 HTTP/1.1\r\nHost: localhost\r\nRange: bytes={range}\r\n\r\n");
+    let mut connection = tokio::io::BufReader::new(origin.http1_connection().await);
+    connection.write_all([get("0-9"), get("10-19"), get("100-1099")].concat().as_bytes()).await.unwrap();
+    for range in [0..10, 10..20, 100..1100] {
+        let response = RawResponse::read_one(&mut connection, false).await;
+        assert_eq!((response.status, &response.body[..]), (206, &sample[range.clone()]), "{range:?}");
+    }
+    // The next request comes after the connection went idle, one byte first, then the rest.
+    let late = get("7-8");
+    for piece in [&late[..1], &late[1..20], &late[20..]] {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        connection.write_all(piece.as_bytes()).await.unwrap();
+    }
+    let response = RawResponse::read_one(&mut connection, false).await;
+    assert_eq!((response.status, &response.body[..]), (206, &sample[7..9]));
+    // A request that asks to close is answered, then the server closes.
+    connection
+        .write_all(b"HEAD /sample/sample.mp4 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let response = RawResponse::read_one(&mut connection, true).await;
+    assert_eq!((response.status, response.header("connection")), (200, Some("close")), "{}", response.head);
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(30), connection.read_to_end(&mut rest)).await;
+    assert!(matches!(closed, Ok(Ok(0))), "the server closes after `Connection: close`: {closed:?} {rest:?}");
+    // HTTP/1.0 without keep-alive: one answer, then the server closes (`raw` reads until it does).
+    let request = b"GET /sample/sample.mp4 HTTP/1.0\r\nRange: bytes=0-3\r\n\r\n";
+    let response = tokio::time::timeout(std::time::Duration::from_secs(30), origin.raw(request)).await.unwrap();
+    assert_eq!((response.status, &response.body[..]), (206, &sample[..4]), "{}", response.head);
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{Origin, Protocol, eventually, fixture_dir};
 use rustls::pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 use vod_origin::config::Secret;
 
@@ -127,4 +128,26 @@ async fn a_connection_that_sends_no_request_is_closed() {
     // Settings and pings only, never a request: closed at the handshake deadline.
     surely("closing a connection without requests", connection).await.unwrap();
     assert!(origin.metric("vod_origin_connections_closed_total{reason=\"no_request\"}").await >= 1.0);
+}
+
+#[tokio::test]
+async fn an_http11_connection_that_says_nothing_is_closed() {
+    let origin = Origin::start_with(&common::media_root(), |c| {
+        c.server.handshake_timeout = Duration::from_millis(500);
+        c.server.header_read_timeout = Duration::from_millis(500);
+    })
+    .await;
+    // Before its first request: the handshake deadline.
+    let mut silent = origin.http1_connection().await;
+    let mut rest = Vec::new();
+    let read = surely("closing a connection without requests", silent.read_to_end(&mut rest)).await;
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?} {rest:?}");
+    assert!(origin.metric("vod_origin_connections_closed_total{reason=\"no_request\"}").await >= 1.0);
+    // After a response, waiting for the next request: the keep-alive deadline, then a clean close.
+    let mut kept = tokio::io::BufReader::new(origin.http1_connection().await);
+    kept.write_all(b"HEAD /sample/sample.mp4 HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    assert_eq!(common::RawResponse::read_one(&mut kept, true).await.status, 200);
+    let read = surely("closing an idle keep-alive connection", kept.read_to_end(&mut rest)).await;
+    assert!(matches!(read, Ok(0)), "closed with close_notify, nothing more sent: {read:?} {rest:?}");
+    assert!(origin.metric("vod_origin_connections_closed_total{reason=\"idle\"}").await >= 1.0);
 }

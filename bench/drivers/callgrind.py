@@ -24,7 +24,9 @@ WORKLOAD_DEADLINE_S = 900
 
 
 def add_arguments(parser):
-    parser.add_argument("--requests", type=int, default=100, help="sequential 1 MiB ranges (default 100)")
+    parser.add_argument("--requests", type=int, default=100, help="sequential ranges (default 100)")
+    parser.add_argument("--range-bytes", type=int, default=MIB,
+                        help="bytes per range (default 1 MiB; a small one measures what each request costs)")
     parser.add_argument("--output", default="callgrind.ranges.out",
                         help="callgrind's output file; the dump after the workload is OUTPUT.1")
 
@@ -48,7 +50,7 @@ def run(args):
         processes.run(["curl", "-s", "--cacert", str(servers.ca), "-r", "0-0", "-o", os.devnull, url], 120, "warm-up")
         processes.run(["callgrind_control", "-z", str(origin.pid)], 120, "callgrind_control -z")
         config = curl_config(servers.workdir / "curl.cfg", url, args.requests)
-        processes.run(["curl", "-s", "--http1.1", "--cacert", str(servers.ca), "-r", f"{MIB}-{2 * MIB - 1}",
+        processes.run(["curl", "-s", "--http1.1", "--cacert", str(servers.ca), "-r", f"{MIB}-{MIB + args.range_bytes - 1}",
                        "-K", str(config)], WORKLOAD_DEADLINE_S, "the workload")
         processes.run(["callgrind_control", "-d", str(origin.pid)], 120, "callgrind_control -d")
         servers.retire(origin)
@@ -56,6 +58,6 @@ def run(args):
     totals = processes.run(["callgrind_annotate", str(dump)], 120, "callgrind_annotate").stdout
     found = re.search(r"^([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", totals, re.MULTILINE) or \
         re.search(r"^([\d,]+)\s+PROGRAM TOTALS", totals, re.MULTILINE)
-    print(f"{args.requests} sequential 1 MiB ranges: {found.group(1) if found else '?'} instructions "
+    print(f"{args.requests} sequential ranges of {args.range_bytes} bytes: {found.group(1) if found else '?'} instructions "
           f"(PROGRAM TOTALS of {dump})")
     return 0

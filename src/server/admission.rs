@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::connection::Listener;
+use super::Listener;
 use crate::telemetry;
 
 /// Connections the admin listener serves at once: Prometheus, the load balancer's and the

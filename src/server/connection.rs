@@ -2,40 +2,28 @@
 //! client leaves, the connection idles out, or shutdown drains it. Runs in the connection's own
 //! task, so a slow handshake never holds up the accept loop.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
 use super::idle::Activity;
+use super::keep_alive::{Exchange, Rewind};
 use super::linger::{Lingering, ResetOnClose};
-use super::request_log::{RequestLog, Tracked};
+use super::service::{Ending, service};
 use super::stall::{self, SendStall};
-use super::streams;
-use crate::body::ResponseBody;
+use super::{Accepted, Listener, Shared};
 use crate::telemetry;
 
 /// What rustls may queue for a connection, plaintext or records: two 16 KiB TLS records.
 const TLS_BUFFER_BYTES: usize = 32 * 1024;
-
-/// Which listener a connection came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Listener {
-    Https,
-    PlainHttp,
-    Admin,
-}
 
 /// Counts a connection in the active-connections gauge while it lives.
 struct Counted(&'static str);
@@ -62,17 +50,6 @@ pub(super) struct Stop {
     pub stopping: CancellationToken,
 }
 
-/// A connection the accept loop let in.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Accepted {
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// Where it came in.
-    pub listener: Listener,
-    /// Over the connection limit: every request gets 503 (see `admission`).
-    pub shed: bool,
-}
-
 /// Serves one accepted connection until it ends or `shutdown` drains it. A shed connection gets
 /// the handshake deadline for everything, its one answer included.
 pub(super) async fn serve(stream: TcpStream, accepted: Accepted, shared: Arc<Shared>, shutdown: Stop) {
@@ -94,9 +71,11 @@ async fn serve_protocol(stream: TcpStream, accepted: Accepted, shared: Arc<Share
         Listener::Admin => http1(stream, "admin", connection).await,
         Listener::Https => {
             let limits = &connection.shared.limits;
+            // Boxed: the stream lives as long as the connection, and each layer of future below
+            // would otherwise keep room for its own copy of it (1.2 KiB), idle or not.
             let mut tls =
                 match tokio::time::timeout(limits.handshake_timeout, connection.shared.tls.accept(stream)).await {
-                    Ok(Ok(tls)) => tls,
+                    Ok(Ok(tls)) => Box::new(tls),
                     // A failed handshake is the client's problem (plain text on the TLS port, an old
                     // protocol, a scanner): note it and close.
                     Ok(Err(error)) => {
@@ -132,24 +111,93 @@ struct Connection {
     shutdown: Stop,
 }
 
+/// Serves HTTP/1.1 one exchange at a time (see `keep_alive`): between requests the connection
+/// holds its stream alone, and waits for the next request's first byte.
 async fn http1<I>(io: I, protocol: &'static str, connection: Connection)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let watch = Watch::new(protocol);
-    let service = connection.service(protocol, &watch);
-    let served = connection.shared.http1.serve_connection(TokioIo::new(io), service);
-    drive(served, hyper::server::conn::http1::Connection::graceful_shutdown, connection, watch).await;
+    let watch = Watch::new(protocol, connection.shared.limits.handshake_timeout);
+    let mut stream = Rewind::new(io);
+    let (mut deadline, mut reason) = (watch.first_request_by, "no_request");
+    loop {
+        match next_request(&mut stream, deadline, reason, &connection).await {
+            Waited::Request => {}
+            Waited::Close => return close(stream, &connection).await,
+            Waited::Left => return,
+        }
+        let mark = watch.activity.finished();
+        // Boxed, like HTTP/2's: what serving takes lives only while it serves, and the
+        // connection's task keeps no room for it while the connection waits.
+        let served = Box::pin(drive(
+            Exchange::new(
+                &connection.shared.http1,
+                stream,
+                service(connection.accepted, protocol, &connection.shared, &watch.activity, &watch.ending),
+            ),
+            Exchange::graceful_shutdown,
+            &connection,
+            &watch,
+            Some(mark),
+        ));
+        stream = match served.await {
+            Driven::Paused(stream) => stream,
+            Driven::Finished(stream) => return close(stream, &connection).await,
+            Driven::Gone => return,
+        };
+        (deadline, reason) = (Instant::now() + connection.shared.limits.keep_alive_timeout, "idle");
+    }
 }
 
 async fn http2<I>(io: I, connection: Connection)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let watch = Watch::new("h2");
-    let service = connection.service("h2", &watch);
+    let watch = Watch::new("h2", connection.shared.limits.handshake_timeout);
+    let service = service(connection.accepted, "h2", &connection.shared, &watch.activity, &watch.ending);
     let served = connection.shared.http2.serve_connection(TokioIo::new(io), service);
-    drive(served, hyper::server::conn::http2::Connection::graceful_shutdown, connection, watch).await;
+    // Boxed so that the task of every connection is not sized for HTTP/2's state.
+    Box::pin(drive(served, hyper::server::conn::http2::Connection::graceful_shutdown, &connection, &watch, None)).await;
+}
+
+/// What came of waiting for a request on an idle HTTP/1.1 connection.
+enum Waited {
+    /// Its first byte arrived.
+    Request,
+    /// The deadline passed or the server drains: close the connection.
+    Close,
+    /// The client closed the connection, or it failed.
+    Left,
+}
+
+/// Waits until `deadline` for the first byte of a request, holding nothing but the stream.
+async fn next_request<I>(
+    stream: &mut Rewind<I>,
+    deadline: Instant,
+    reason: &'static str,
+    connection: &Connection,
+) -> Waited
+where
+    I: AsyncRead + Unpin,
+{
+    tokio::select! {
+        arrived = stream.next_request() => if arrived { Waited::Request } else { Waited::Left },
+        () = tokio::time::sleep_until(deadline) => {
+            closed(connection.accepted.peer, reason);
+            Waited::Close
+        }
+        () = connection.shutdown.draining.cancelled() => Waited::Close,
+    }
+}
+
+/// Ends an HTTP/1.1 connection cleanly (TLS `close_notify`, then a lingering close), unless the
+/// client takes nothing for `send_timeout` or the drain deadline passes: then it is reset.
+async fn close<I: AsyncWrite + Unpin>(mut stream: I, connection: &Connection) {
+    tokio::select! {
+        _ = stream.shutdown() => {}
+        () = tokio::time::sleep(connection.shared.limits.send_timeout) => connection.reset.set(),
+        () = connection.shutdown.stopping.cancelled() => connection.reset.set(),
+    }
 }
 
 /// What the connection's task watches besides the protocol: requests in flight, and answers
@@ -157,107 +205,72 @@ where
 struct Watch {
     _counted: Counted,
     activity: Activity,
-    closing_answer: Arc<Notify>,
+    ending: Arc<Ending>,
+    /// When the connection is closed if no request has begun.
+    first_request_by: Instant,
 }
 
 impl Watch {
-    fn new(protocol: &'static str) -> Self {
-        Self { _counted: Counted::new(protocol), activity: Activity::default(), closing_answer: Arc::default() }
+    fn new(protocol: &'static str, handshake_timeout: Duration) -> Self {
+        Self {
+            _counted: Counted::new(protocol),
+            activity: Activity::default(),
+            ending: Arc::default(),
+            first_request_by: Instant::now() + handshake_timeout,
+        }
     }
 }
 
-impl Connection {
-    /// The service hyper calls for each request of this connection.
-    fn service(
-        &self,
-        protocol: &'static str,
-        watch: &Watch,
-    ) -> impl hyper::service::Service<
-        http::Request<Incoming>,
-        Response = http::Response<Tracked<ResponseBody>>,
-        Error = Infallible,
-        Future: Send + 'static,
-    > + Send
-    + 'static {
-        let Accepted { peer, listener, shed } = self.accepted;
-        let (shared, activity, closing_answer) =
-            (Arc::clone(&self.shared), watch.activity.clone(), Arc::clone(&watch.closing_answer));
-        service_fn(move |request: http::Request<Incoming>| {
-            let (shared, guard, closing_answer) = (Arc::clone(&shared), activity.begin(), Arc::clone(&closing_answer));
-            async move {
-                let start = std::time::Instant::now();
-                // The body is never read: the pipeline refuses requests that declare one.
-                let (parts, _body) = request.into_parts();
-                let mut response = match listener {
-                    Listener::Https | Listener::PlainHttp if shed => shared.app.answer_overloaded(&parts),
-                    Listener::Https => shared.app.handle(&parts, peer.ip()).await,
-                    Listener::PlainHttp => shared.app.answer_plain_http(&parts, shared.https_port),
-                    Listener::Admin => super::admin::answer(&parts, &shared.app),
-                };
-                if closes_connection(&response) {
-                    closing_answer.notify_one();
-                    if protocol == "h2" {
-                        response = without_body(response);
-                    }
-                }
-                let mut log = RequestLog::new(&parts, start, peer, protocol);
-                log.respond(&mut response);
-                let response = response.map(|body| body.paced(&shared.budget));
-                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, guard, log, streams::current())))
-            }
-        })
-    }
-}
-
-/// Whether the pipeline decided that this answer ends the connection (`Connection: close`,
-/// which hyper strips on HTTP/2, where the connection task sends GOAWAY instead).
-fn closes_connection<B>(response: &http::Response<B>) -> bool {
-    response.headers().get(http::header::CONNECTION).is_some_and(|value| value == "close")
-}
-
-/// A refusal that ends an HTTP/2 connection goes without its short text: HEADERS need no
-/// flow-control window, DATA does, and a client that keeps its window shut would otherwise hold
-/// the answer, and the connection, until `server.refusal_timeout`.
-fn without_body(response: http::Response<ResponseBody>) -> http::Response<ResponseBody> {
-    let (mut parts, _) = response.into_parts();
-    parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(0));
-    parts.headers.remove(http::header::CONTENT_TYPE);
-    http::Response::from_parts(parts, ResponseBody::Empty)
+/// How a driven connection ended.
+enum Driven<T> {
+    /// hyper stopped when asked to, between exchanges: the connection goes on with what it gave
+    /// back (HTTP/1.1's stream).
+    Paused(T),
+    /// hyper finished cleanly and the connection ends: what it gave back is to be closed.
+    Finished(T),
+    /// It failed, or was abandoned: nothing is left to close.
+    Gone,
 }
 
 /// Drives a served connection until it ends, applying every deadline the server sets on it.
 /// `graceful_shutdown` is the protocol's own: finish what is in flight, take nothing new (GOAWAY
-/// on HTTP/2).
-async fn drive<C>(served: C, graceful_shutdown: fn(Pin<&mut C>), connection: Connection, watch: Watch)
+/// on HTTP/2). With `pause_after`, the connection is asked to stop as soon as a request has
+/// finished after that mark and none is in flight (HTTP/1.1, one exchange at a time).
+async fn drive<C, T>(
+    served: C,
+    graceful_shutdown: fn(Pin<&mut C>),
+    connection: &Connection,
+    watch: &Watch,
+    pause_after: Option<u64>,
+) -> Driven<T>
 where
-    C: Future<Output = Result<(), hyper::Error>>,
+    C: Future<Output = Result<T, hyper::Error>>,
 {
     let Connection { accepted: Accepted { peer, .. }, send_stall, reset, shared, shutdown } = connection;
-    // Abandoning a connection resets it, so the kernel drops what it still had to send.
-    let abandon = |reason| {
-        reset.set();
-        closed(peer, reason);
-    };
-    let limits = &shared.limits;
+    let (peer, limits) = (*peer, &shared.limits);
     tokio::pin!(served);
     let idle = watch.activity.idle_for(limits.idle_timeout);
-    tokio::pin!(idle);
-    let first_request = watch.activity.none_within(limits.handshake_timeout);
-    tokio::pin!(first_request);
+    let first_request = watch.activity.none_by(watch.first_request_by);
+    // No pause (`u64::MAX`: no mark is ever passed) on HTTP/2.
+    let exchange_done = watch.activity.finished_after(pause_after.unwrap_or(u64::MAX));
     let refusal_deadline = tokio::time::sleep(Duration::MAX);
-    tokio::pin!(refusal_deadline);
-    let (mut closing, mut refused) = (false, false);
+    tokio::pin!(idle, first_request, exchange_done, refusal_deadline);
+    let (mut closing, mut refused, mut pausing) = (false, false, false);
     loop {
         tokio::select! {
-            result = served.as_mut() => return ended(peer, result),
-            () = shutdown.stopping.cancelled() => return abandon("drain_timeout"),
-            () = send_stall.exceeds(limits.send_timeout) => return stalled(peer, limits.send_timeout, &reset),
-            () = &mut first_request => return closed(peer, "no_request"),
-            () = &mut refusal_deadline, if refused => return abandon("refusal_timeout"),
-            () = watch.closing_answer.notified(), if !refused => {
+            result = served.as_mut() => return driven(peer, result, pausing && !closing && !refused, watch),
+            () = shutdown.stopping.cancelled() => return abandon(peer, "drain_timeout", reset),
+            () = send_stall.exceeds(limits.send_timeout) => return stalled(peer, limits.send_timeout, reset),
+            () = &mut first_request => return gone(peer, "no_request"),
+            () = &mut refusal_deadline, if refused => return abandon(peer, "refusal_timeout", reset),
+            () = watch.ending.answer.notified(), if !refused => {
                 refused = true;
                 closed(peer, "refused");
-                refusal_deadline.as_mut().reset(tokio::time::Instant::now() + limits.refusal_timeout);
+                refusal_deadline.as_mut().reset(Instant::now() + limits.refusal_timeout);
+                graceful_shutdown(served.as_mut());
+            }
+            () = &mut exchange_done, if !pausing => {
+                pausing = true;
                 graceful_shutdown(served.as_mut());
             }
             () = shutdown.draining.cancelled(), if !closing => {
@@ -273,21 +286,42 @@ where
     }
 }
 
-/// Notes how a connection hyper finished ended.
-fn ended(peer: SocketAddr, result: Result<(), hyper::Error>) {
-    if let Err(error) = result {
-        tracing::debug!(%peer, %error, "connection ended with an error");
-        if let Some(reason) = close_reason(&error) {
-            closed(peer, reason);
+/// What a connection hyper finished leaves: paused if it stopped because it was asked to
+/// between exchanges (and nothing said the connection should end), else finished; an error
+/// is noted.
+fn driven<T>(peer: SocketAddr, result: Result<T, hyper::Error>, paused: bool, watch: &Watch) -> Driven<T> {
+    match result {
+        Ok(rest) if paused && !watch.ending.is_set() => Driven::Paused(rest),
+        Ok(rest) => Driven::Finished(rest),
+        Err(error) => {
+            tracing::debug!(%peer, %error, "connection ended with an error");
+            if let Some(reason) = close_reason(&error) {
+                closed(peer, reason);
+            }
+            Driven::Gone
         }
     }
 }
 
+/// Gives a connection up for `reason`: `reset` says whether its socket is reset (so the kernel
+/// drops what it still had to send) or closed.
+fn abandon<T>(peer: SocketAddr, reason: &'static str, reset: &ResetOnClose) -> Driven<T> {
+    reset.set();
+    gone(peer, reason)
+}
+
+/// Lets a connection go for `reason`: it is closed as it stands.
+fn gone<T>(peer: SocketAddr, reason: &'static str) -> Driven<T> {
+    closed(peer, reason);
+    Driven::Gone
+}
+
 /// Abandons a connection whose socket took nothing for `timeout`: it will be reset.
-fn stalled(peer: SocketAddr, timeout: Duration, reset: &ResetOnClose) {
+fn stalled<T>(peer: SocketAddr, timeout: Duration, reset: &ResetOnClose) -> Driven<T> {
     metrics::counter!(telemetry::SEND_STALLS_TOTAL, "scope" => "connection").increment(1);
     tracing::info!(%peer, ?timeout, "closing a connection whose client reads nothing");
     reset.set();
+    Driven::Gone
 }
 
 /// Why hyper itself ended a connection, when it was the server's decision: the request head

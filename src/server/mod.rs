@@ -8,8 +8,10 @@ mod admin;
 mod admission;
 mod connection;
 mod idle;
+mod keep_alive;
 mod linger;
 mod request_log;
+mod service;
 mod since;
 mod stall;
 mod streams;
@@ -27,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::admission::{Admission, Admissions};
-use self::connection::{Listener, Stop};
+use self::connection::Stop;
 use self::streams::StreamExecutor;
 
 use crate::body::BodyBudget;
@@ -73,10 +75,32 @@ struct Shared {
     https_port: u16,
 }
 
+/// Which listener a connection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Listener {
+    Https,
+    PlainHttp,
+    Admin,
+}
+
+/// A connection the accept loop let in.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Accepted {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Where it came in.
+    pub listener: Listener,
+    /// Over the connection limit: every request gets 503 (see `admission`).
+    pub shed: bool,
+}
+
 /// The deadlines a connection lives under (see `ServerConfig` for each one's reasoning).
 struct Limits {
     handshake_timeout: Duration,
     idle_timeout: Duration,
+    /// How long an HTTP/1.1 connection waits for its next request: the head's deadline starts
+    /// when the previous response ends, as hyper's did, and the idle one applies too.
+    keep_alive_timeout: Duration,
     send_timeout: Duration,
     refusal_timeout: Duration,
     socket_send_buffer: usize,
@@ -88,6 +112,7 @@ impl Limits {
         Self {
             handshake_timeout: server.handshake_timeout,
             idle_timeout: server.idle_timeout,
+            keep_alive_timeout: server.header_read_timeout.min(server.idle_timeout),
             send_timeout: server.send_timeout,
             refusal_timeout: server.refusal_timeout,
             socket_send_buffer: server.socket_send_buffer,
@@ -226,7 +251,7 @@ impl Server {
                 }
             };
             let (shared, stop) = (Arc::clone(&self.shared), stop.clone());
-            let accepted = connection::Accepted { peer, listener, shed };
+            let accepted = Accepted { peer, listener, shed };
             connections.spawn(async move {
                 connection::serve(stream, accepted, shared, stop).await;
                 drop(permit);

@@ -262,11 +262,16 @@ impl Origin {
         .unwrap()
     }
 
-    /// Sends `request` verbatim over TLS (HTTP/1.1) and reads until the server closes.
-    pub async fn raw(&self, request: &[u8]) -> RawResponse {
+    /// A TLS connection to the HTTPS listener that chose HTTP/1.1.
+    pub async fn http1_connection(&self) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
         let connector = tokio_rustls::TlsConnector::from(Arc::new(self.ca.client_config(&[b"http/1.1"])));
         let tcp = tokio::net::TcpStream::connect(self.https).await.unwrap();
-        let mut tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap()
+    }
+
+    /// Sends `request` verbatim over TLS (HTTP/1.1) and reads until the server closes.
+    pub async fn raw(&self, request: &[u8]) -> RawResponse {
+        let mut tls = self.http1_connection().await;
         tls.write_all(request).await.unwrap();
         let mut bytes = Vec::new();
         // The server closes after a `Connection: close` request or a refused body; a reset after
@@ -311,6 +316,20 @@ pub struct RawResponse {
 }
 
 impl RawResponse {
+    /// Reads one response with a `Content-Length` (or none, for HEAD) off a kept-alive connection.
+    pub async fn read_one<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R, head_request: bool) -> Self {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let read = tokio::io::AsyncBufReadExt::read_until(reader, b'\n', &mut head).await.unwrap();
+            assert!(read > 0, "the connection closed inside a response head: {:?}", String::from_utf8_lossy(&head));
+        }
+        let mut response = Self::parse(head);
+        let length = if head_request { 0 } else { response.header("content-length").map_or(0, |n| n.parse().unwrap()) };
+        response.body = vec![0; length];
+        tokio::io::AsyncReadExt::read_exact(reader, &mut response.body).await.unwrap();
+        response
+    }
+
     fn parse(bytes: Vec<u8>) -> Self {
         let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
         let head = String::from_utf8(bytes[..split].to_vec()).unwrap();
