@@ -32,26 +32,30 @@ pub struct StaticFiles {
 }
 
 impl StaticFiles {
-    /// Renders the files the configuration switches on.
+    /// Renders the files the configuration switches on (and warns only about those).
     pub fn new(config: &CorsConfig, rules: &[CorsRule]) -> Self {
-        let render =
-            |enabled: bool, name: &str, (bytes, warnings): (Bytes, Vec<String>), content_type: &'static str| {
-                for warning in warnings {
-                    tracing::warn!("{name}: {warning}");
-                }
-                enabled.then(|| file(bytes, content_type))
-            };
+        type Render = fn(&[CorsRule]) -> (Bytes, Vec<String>);
+        let render = |enabled: bool, name: &str, render: Render, content_type: &'static str| {
+            if !enabled {
+                return None;
+            }
+            let (bytes, warnings) = render(rules);
+            for warning in warnings {
+                tracing::warn!("{name}: {warning}");
+            }
+            Some(file(bytes, content_type))
+        };
         Self {
             crossdomain: render(
                 config.crossdomain_xml,
                 "crossdomain.xml",
-                render_crossdomain_xml(rules),
+                render_crossdomain_xml,
                 "text/x-cross-domain-policy",
             ),
             clientaccesspolicy: render(
                 config.clientaccesspolicy_xml,
                 "clientaccesspolicy.xml",
-                render_clientaccesspolicy_xml(rules),
+                render_clientaccesspolicy_xml,
                 "text/xml; charset=utf-8",
             ),
         }
