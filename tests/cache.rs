@@ -328,10 +328,10 @@ fn any_range_through_the_cache_is_byte_exact() {
     drop(origin);
 }
 
-/// The access log's `storage` field says how the cache answered: the first request for a block
-/// fetched it, the second found it.
+/// The access log's `storage` field and the `X-Cache` header say how the cache answered: the
+/// first request for a block fetched it, the second found it.
 #[test]
-fn the_access_log_says_miss_then_hit() {
+fn the_access_log_and_x_cache_say_miss_then_hit() {
     use std::io::{BufRead, BufReader};
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let s3 = runtime.block_on(async {
@@ -354,10 +354,11 @@ fn the_access_log_says_miss_then_hit() {
     ];
     let mut server = common::process::ServerProcess::start(&env);
     let client = server.client(true);
-    for _ in 0..2 {
+    for x_cache in ["Miss from vod-origin", "Hit from vod-origin"] {
         let response = runtime.block_on(client.get(server.url("/video.mp4")).header("range", "bytes=0-99").send());
         let response = response.unwrap();
         assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(response.headers()["x-cache"], x_cache);
         assert_eq!(runtime.block_on(response.bytes()).unwrap().len(), 100);
     }
     let mut stdout = BufReader::new(server.child.stdout.take().unwrap());

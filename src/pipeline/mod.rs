@@ -104,8 +104,12 @@ impl App {
             Ok(response) => response,
             Err(refusal) => refusal.refuse(request),
         };
+        let x_cache = exchange.outcome.storage.x_cache();
         response.extensions_mut().insert(exchange.outcome);
         let headers = response.headers_mut();
+        if let Some(x_cache) = x_cache {
+            headers.insert("x-cache", x_cache);
+        }
         cors::add_vary(headers, exchange.preflight);
         if let Some(cors) = exchange.cors {
             cors.apply(headers);

@@ -39,6 +39,18 @@ pub enum Storage {
 }
 
 impl Storage {
+    /// The `X-Cache` header of an answer that went through the edge cache, in CloudFront's style
+    /// (its own `X-Cache` replaces this one at the edge): what the lookup of the first block found.
+    pub fn x_cache(self) -> Option<http::HeaderValue> {
+        let Self::Answered(Some(lookup)) = self else { return None };
+        Some(http::HeaderValue::from_static(match lookup {
+            CacheLookup::Hit => "Hit from vod-origin",
+            CacheLookup::Miss => "Miss from vod-origin",
+            CacheLookup::Collapsed => "Collapsed from vod-origin",
+            CacheLookup::Bypass => "Bypass from vod-origin",
+        }))
+    }
+
     /// The log value: `none`, `ok`, `hit`, `miss`, `collapsed`, `bypass`, or the fault.
     pub fn as_str(self) -> &'static str {
         match self {
