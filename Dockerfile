@@ -72,7 +72,7 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/vod-origin"]
 
-# Development: the production image plus the sample media and the demo page.
+# Development: the production image plus the sample media.
 FROM runtime AS dev
 COPY media/ /var/lib/vod-origin/media/
 

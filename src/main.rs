@@ -48,7 +48,20 @@ async fn serve(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     let server = Server::bind(loaded).await?;
     let https = server.https_addr();
     let shown = |addr: Option<std::net::SocketAddr>| addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
-    tracing::info!(%https, plain_http = %shown(server.plain_addr()), admin = %shown(server.admin_addr()), "serving");
+    tracing::info!(
+        %https,
+        plain_http = %shown(server.plain_addr()),
+        admin = %shown(server.admin_addr()),
+        demo = %shown(server.demo_addr()),
+        "serving"
+    );
+    if let Some(demo) = server.demo_addr() {
+        tracing::info!(
+            "demo player page: https://localhost:{}/ (demo.listen; the page is in {})",
+            demo.port(),
+            loaded.config.demo.root.display()
+        );
+    }
     if loaded.config.tls.cert_chain.is_none() {
         let ca = loaded.config.tls.dev_cert_dir.join(vod_origin::tls::dev_cert::CA_FILE);
         tracing::info!(

@@ -177,6 +177,8 @@ pub enum RouteKind {
     PlainHttp,
     /// The admin listener.
     Admin,
+    /// The demo listener.
+    Demo,
 }
 
 impl RouteKind {
@@ -191,6 +193,7 @@ impl RouteKind {
             Self::Refused => "refused",
             Self::PlainHttp => "plain_http",
             Self::Admin => "admin",
+            Self::Demo => "demo",
         }
     }
 }

@@ -87,8 +87,10 @@ def base_settings(workdir, media, secret):
 class Origin(processes.Server):
     """A running vod-origin: its pid, its two addresses, its CA, and how to stop it."""
 
-    def __init__(self, binary, workdir, name, settings, env=None, access_log=True, wrapper=()):
+    def __init__(self, binary, workdir, name, settings, env=None, access_log=True, wrapper=(), extra_toml=""):
         self.binary = binary
+        # TOML appended to the rendered settings: what they cannot say (arrays of tables).
+        self.extra_toml = extra_toml
         # A command the binary runs under (valgrind), or nothing.
         self.wrapper = list(wrapper)
         # The access log (stdout) to a file, or to /dev/null as nginx's is in the benchmarks:
@@ -104,6 +106,7 @@ class Origin(processes.Server):
         self.child = None
         self.https = None
         self.admin = None
+        self.demo = None
 
     @property
     def pid(self):
@@ -119,7 +122,7 @@ class Origin(processes.Server):
         return (SECRET_HEADER, SECRET_VALUE) if self.settings.get("access.secrets") else None
 
     def start(self, deadline_s=60):
-        self.config_path.write_text(render_toml(self.settings))
+        self.config_path.write_text(render_toml(self.settings) + self.extra_toml)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VOD_ORIGIN_", "AWS_")) and k != "RUST_LOG"}
         env.update(self.env)
         access_path = self.access_log_path if self.keep_access_log else os.devnull
@@ -129,6 +132,7 @@ class Origin(processes.Server):
         serving = processes.wait_for(self._serving_line, deadline_s, f"{self.name}'s \"serving\" log line")
         self.https = _address(serving["https"])
         self.admin = _address(serving["admin"])
+        self.demo = _address(serving["demo"]) if serving.get("demo", "off") != "off" else None
         processes.wait_for(self._ready, deadline_s, f"{self.name}'s /readyz")
         return self
 

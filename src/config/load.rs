@@ -52,9 +52,13 @@ impl LoadedConfig {
     /// Loads the built-in defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::new();
-        if let Some(file) = file {
-            check_readable(file)?;
-            figment = figment.merge(Toml::file_exact(file));
+        match file {
+            Some(file) => {
+                check_readable(file)?;
+                figment = figment.merge(Toml::file_exact(file));
+            }
+            // Without a file, the built-in defaults are a development setup: the demo page too.
+            None => figment = super::demo::development(figment),
         }
         // Only `SECTION__KEY` names are keys. Others are not ours to refuse: `VOD_ORIGIN_CONFIG`
         // names the file itself, and Kubernetes injects `VOD_ORIGIN_PORT` and the like for a

@@ -5,6 +5,7 @@
 //! problem through [`LoadedConfig::error`], which names where the offending key was set.
 
 mod cache;
+mod demo;
 mod duration;
 mod env;
 mod load;

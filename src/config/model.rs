@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 pub use super::cache::CacheConfig;
+pub use super::demo::DemoConfig;
 pub use super::s3::{AccessDeniedAs, S3Config, S3Mount};
 use crate::cache_control::{CacheRule, DEFAULT_VALUE, default_rules};
 use crate::cors::CorsRule;
@@ -38,6 +39,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The admin listener (metrics, probes).
     pub admin: AdminConfig,
+    /// The demo player page.
+    pub demo: DemoConfig,
 }
 
 /// The admin listener: `/metrics`, `/healthz`, `/readyz`, in plain HTTP.

@@ -8,7 +8,7 @@
 //! and that work must stay bounded under a flood too.
 //!
 //! The admin listener has its own small allowance, so health checks and metrics scrapes still
-//! get through when the public listeners are full.
+//! get through when the public listeners are full; the demo listener (development) shares it.
 
 use std::sync::Arc;
 
@@ -56,7 +56,7 @@ impl Admissions {
 
     /// Decides what a connection accepted on `listener` gets, and counts what was shed.
     pub fn admit(&self, listener: Listener) -> Admission {
-        let admission = if listener == Listener::Admin {
+        let admission = if matches!(listener, Listener::Admin | Listener::Demo) {
             try_take(&self.admin).map_or(Admission::Refuse, Admission::Serve)
         } else if let Some(permit) = try_take(&self.serving) {
             Admission::Serve(permit)

@@ -69,7 +69,7 @@ async fn serve_protocol(stream: TcpStream, accepted: Accepted, shared: Arc<Share
     match accepted.listener {
         Listener::PlainHttp => http1(stream, "http1-plain", connection).await,
         Listener::Admin => http1(stream, "admin", connection).await,
-        Listener::Https => {
+        Listener::Https | Listener::Demo => {
             let limits = &connection.shared.limits;
             // Boxed: the stream lives as long as the connection, and each layer of future below
             // would otherwise keep room for its own copy of it (1.2 KiB), idle or not.

@@ -7,6 +7,7 @@
 mod admin;
 mod admission;
 mod connection;
+mod demo;
 mod idle;
 mod keep_alive;
 mod linger;
@@ -30,6 +31,7 @@ use tokio_util::task::TaskTracker;
 
 use self::admission::{Admission, Admissions};
 use self::connection::Stop;
+use self::demo::DemoSite;
 use self::streams::StreamExecutor;
 
 use crate::body::BodyBudget;
@@ -56,6 +58,7 @@ pub struct Server {
     https: TcpListener,
     plain: Option<TcpListener>,
     admin: Option<TcpListener>,
+    demo: Option<TcpListener>,
     shared: Arc<Shared>,
     admissions: Admissions,
     certificates: Arc<Certificates>,
@@ -73,6 +76,8 @@ struct Shared {
     /// What all response bodies may hold at once.
     budget: BodyBudget,
     https_port: u16,
+    /// The demo page's files, when the demo listener is on.
+    demo: Option<DemoSite>,
 }
 
 /// Which listener a connection came from.
@@ -81,6 +86,8 @@ pub(super) enum Listener {
     Https,
     PlainHttp,
     Admin,
+    /// The demo player page (`demo.listen`), over TLS.
+    Demo,
 }
 
 /// A connection the accept loop let in.
@@ -144,6 +151,10 @@ impl Server {
             true => Some(bind_listener(loaded, "admin.listen", config.admin.listen).await?),
             false => None,
         };
+        let demo = match config.demo.listen {
+            Some(listen) => Some(bind_listener(loaded, "demo.listen", listen).await?),
+            None => None,
+        };
         let https_port = https.local_addr().map_err(|e| loaded.error("server.listen", e))?.port();
         let shared = Shared {
             app,
@@ -153,12 +164,21 @@ impl Server {
             limits: Limits::new(&config.server),
             budget: BodyBudget::new(config.server.body_buffer_bytes),
             https_port,
+            demo: match &demo {
+                Some(listener) => Some(DemoSite {
+                    root: config.demo.root.clone(),
+                    https_port,
+                    port: listener.local_addr().map_err(|e| loaded.error("demo.listen", e))?.port(),
+                }),
+                None => None,
+            },
         };
         crate::telemetry::prometheus();
         Ok(Self {
             https,
             plain,
             admin,
+            demo,
             shared: Arc::new(shared),
             admissions: Admissions::new(config.server.max_connections),
             certificates: tls.certificates,
@@ -180,6 +200,11 @@ impl Server {
     /// The admin listener's address, when there is one.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().map(|l| l.local_addr().expect("a bound listener has an address"))
+    }
+
+    /// The demo listener's address, when there is one.
+    pub fn demo_addr(&self) -> Option<SocketAddr> {
+        self.demo.as_ref().map(|l| l.local_addr().expect("a bound listener has an address"))
     }
 
     /// The plain-HTTP listener's address, when there is one.
@@ -214,6 +239,7 @@ impl Server {
         drop(self.https);
         drop(self.plain);
         drop(self.admin);
+        drop(self.demo);
         upkeep.abort();
         tracing::info!(connections = connections.len(), "draining connections");
         draining.cancel();
@@ -239,6 +265,7 @@ impl Server {
                 accepted = accept(&self.https) => accepted.map(|a| (a, Listener::Https)),
                 accepted = accept_optional(self.plain.as_ref()) => accepted.map(|a| (a, Listener::PlainHttp)),
                 accepted = accept_optional(self.admin.as_ref()) => accepted.map(|a| (a, Listener::Admin)),
+                accepted = accept_optional(self.demo.as_ref()) => accepted.map(|a| (a, Listener::Demo)),
             };
             let Some(((stream, peer), listener)) = accepted else { continue };
             cap_socket_buffers(&stream, &self.shared.limits);

@@ -54,7 +54,7 @@ pub(super) fn service(
 > + Send
 + Unpin
 + 'static {
-    let Accepted { peer, listener, shed } = accepted;
+    let peer = accepted.peer;
     let (shared, activity, ending) = (Arc::clone(shared), activity.clone(), Arc::clone(ending));
     service_fn(move |request: http::Request<Incoming>| -> Answer {
         let (shared, guard, ending) = (Arc::clone(&shared), activity.begin(), Arc::clone(&ending));
@@ -65,12 +65,7 @@ pub(super) fn service(
             if keep_alive::request_ends_connection(&parts) {
                 ending.last_exchange.store(true, Ordering::Relaxed);
             }
-            let mut response = match listener {
-                Listener::Https | Listener::PlainHttp if shed => shared.app.answer_overloaded(&parts),
-                Listener::Https => shared.app.handle(&parts, peer.ip()).await,
-                Listener::PlainHttp => shared.app.answer_plain_http(&parts, shared.https_port),
-                Listener::Admin => super::admin::answer(&parts, &shared.app),
-            };
+            let mut response = answer(&parts, accepted, &shared).await;
             if closes_connection(&response) {
                 ending.last_exchange.store(true, Ordering::Relaxed);
                 ending.answer.notify_one();
@@ -84,6 +79,20 @@ pub(super) fn service(
             Ok(response.map(|body| Tracked::new(body, guard, log, streams::current())))
         })
     })
+}
+
+/// The answer to one request, by the listener it came in on.
+async fn answer(request: &http::request::Parts, accepted: Accepted, shared: &Shared) -> http::Response<ResponseBody> {
+    match accepted.listener {
+        Listener::Https | Listener::PlainHttp if accepted.shed => shared.app.answer_overloaded(request),
+        Listener::Https => match (&shared.demo, request.uri.path()) {
+            (Some(site), "/") => super::demo::lead_to(site),
+            _ => shared.app.handle(request, accepted.peer.ip()).await,
+        },
+        Listener::PlainHttp => shared.app.answer_plain_http(request, shared.https_port),
+        Listener::Admin => super::admin::answer(request, &shared.app),
+        Listener::Demo => super::demo::answer(request, shared.demo.as_ref()).await,
+    }
 }
 
 /// Whether the pipeline decided that this answer ends the connection (`Connection: close`,

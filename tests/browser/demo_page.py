@@ -1,0 +1,113 @@
+"""The demo player page in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+Starts the origin (a built binary, default target/debug/vod-origin) on kernel-chosen ports with
+the demo listener and the development CORS rules, opens https://localhost:<demo>/ and checks
+that both players play, that seeking the MP4 moves it, and that the request table fills with
+what the origin answered (statuses, Content-Range, ETag). Then opens the same page from
+https://127.0.0.1:<demo>/, an origin the rules refuse, and checks that both players fail and
+the table shows refused requests. Chromium trusts the run's development certificate by its
+public key (--ignore-certificate-errors-spki-list), nothing else.
+
+    python3 tests/browser/demo_page.py [--origin-bin target/debug/vod-origin] [--chromium /usr/bin/chromium]
+
+Needs: pip install -r tests/browser/requirements.txt (Playwright; Chromium is Debian's), apt-get install chromium.
+"""
+
+import argparse
+import base64
+import hashlib
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+
+from rig import origin as rig_origin  # noqa: E402
+
+# The built-in development rules (src/config/demo.rs), written out: with a file, they are not
+# the default.
+DEVELOPMENT_CORS = """
+[[cors.rules]]
+id = "development: pages served from localhost"
+allowed_origins = ["https://localhost:*", "http://localhost:*"]
+allowed_methods = ["GET", "HEAD"]
+allowed_headers = ["*"]
+expose_headers = ["Cache-Control", "Vary", "Age", "Access-Control-Allow-Origin", "X-Cache"]
+max_age_seconds = 3000
+"""
+# Generous: a debug build on a shared 2-core machine, and a browser starting cold.
+PLAY_TIMEOUT_MS = 90_000
+
+
+def spki_pin(certificate):
+    """base64(SHA-256(SubjectPublicKeyInfo)) of a PEM certificate, as Chromium's flag wants it."""
+    public_key = subprocess.run(["openssl", "x509", "-in", str(certificate), "-pubkey", "-noout"],
+                                check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=public_key,
+                         check=True, capture_output=True).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def check_allowed_origin(page, url):
+    page.goto(url)
+    page.wait_for_function("window.demo && demo.hls.time > 1 && demo.mp4.time > 1", timeout=PLAY_TIMEOUT_MS)
+    page.evaluate("document.getElementById('mp4').currentTime = 5")
+    page.wait_for_function("demo.mp4.time >= 5", timeout=PLAY_TIMEOUT_MS)
+    requests = page.evaluate("demo.requests")
+    by_path = {}
+    for request in requests:
+        by_path.setdefault(request["path"], []).append(request)
+    playlist = by_path.get("/sample/hls/index.m3u8", [])
+    assert playlist and playlist[0]["status"] == 200, f"the playlist row: {playlist}"
+    segments = [r for path, rs in by_path.items() if path.endswith(".ts") for r in rs]
+    assert segments and all(r["status"] == 200 for r in segments), f"segment rows: {segments}"
+    mp4 = by_path.get("/sample/sample.mp4", [])
+    assert mp4, f"no MP4 row among {sorted(by_path)}"
+    headers = mp4[0]["headers"]
+    assert mp4[0]["status"] == 206 and headers.get("content-range", "").startswith("bytes 0-1023/"), mp4[0]
+    assert headers.get("etag", "").startswith('"') and headers.get("access-control-allow-origin") == page.url.rstrip("/"), headers
+    print(f"allowed origin: both players played, the MP4 seeked to 5 s, {len(requests)} requests listed")
+
+
+def check_refused_origin(page, url):
+    page.goto(url)
+    page.wait_for_function("window.demo && demo.hls.state.startsWith('failed') && demo.mp4.state.startsWith('failed')",
+                           timeout=PLAY_TIMEOUT_MS)
+    page.wait_for_function("demo.requests.some(r => r.player.startsWith('fetch'))", timeout=PLAY_TIMEOUT_MS)
+    requests = page.evaluate("demo.requests")
+    assert requests and all(r["status"] == 0 for r in requests), f"refused requests show as refused: {requests}"
+    print(f"refused origin: both players failed, {len(requests)} refused requests listed")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--origin-bin", default=str(REPO / "target/debug/vod-origin"))
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="vod-demo-") as workdir:
+        settings = rig_origin.base_settings(workdir, REPO / "media", secret=False)
+        settings.update({"demo.listen": "127.0.0.1:0", "demo.root": str(REPO / "demo")})
+        server = rig_origin.Origin(args.origin_bin, workdir, "demo-origin", settings, extra_toml=DEVELOPMENT_CORS)
+        server.start()
+        try:
+            pin = spki_pin(pathlib.Path(workdir) / "certs" / "localhost.pem")
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=args.chromium,
+                    args=[f"--ignore-certificate-errors-spki-list={pin}", "--autoplay-policy=no-user-gesture-required"])
+                page = browser.new_page()
+                page.on("console", lambda message: print(f"  console: {message.text}"))
+                check_allowed_origin(page, f"https://localhost:{server.demo[1]}/")
+                check_refused_origin(page, f"https://127.0.0.1:{server.demo[1]}/")
+                browser.close()
+        finally:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
