@@ -17,7 +17,6 @@ import argparse
 import base64
 import hashlib
 import pathlib
-import subprocess
 import sys
 import tempfile
 
@@ -43,10 +42,11 @@ PLAY_TIMEOUT_MS = 90_000
 
 def spki_pin(certificate):
     """base64(SHA-256(SubjectPublicKeyInfo)) of a PEM certificate, as Chromium's flag wants it."""
-    public_key = subprocess.run(["openssl", "x509", "-in", str(certificate), "-pubkey", "-noout"],
-                                check=True, capture_output=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=public_key,
-                         check=True, capture_output=True).stdout
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    key = x509.load_pem_x509_certificate(certificate.read_bytes()).public_key()
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
