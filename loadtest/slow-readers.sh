@@ -138,13 +138,16 @@ done
 peak=0
 fewest=
 started=$(date +%s)
+# Milliseconds: a whole-second clock can read "1 s later" a few milliseconds after the start,
+# before the readers have connected.
+started_ms=$(date +%s%3N)
 next_sample=$started
 while (($(date +%s) - started < RUN_SECONDS - 1)); do
   probe >> "$WORK/loaded"
   open=$(connections)
   # The origin's own count: a reader it disconnected may not notice before its time is up (curl
   # can be in a long pause between bursts), but the origin's gauge drops at once.
-  if [[ $open != n/a ]] && (($(date +%s) - started >= 1)); then
+  if [[ $open != n/a ]] && (($(date +%s%3N) - started_ms >= 1000)); then
     if [[ -z $fewest ]] || ((open < fewest)); then fewest=$open; fi
   fi
   if (($(date +%s) >= next_sample)); then
