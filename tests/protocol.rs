@@ -112,6 +112,33 @@ async fn http11_keep_alive_serves_pipelined_split_and_late_requests() {
 }
 
 #[tokio::test]
+async fn a_keep_alive_response_ending_on_a_full_socket_loses_no_byte() {
+    // A fast reader gets 256 KiB pieces; with a small receive buffer the origin's socket is
+    // often full, so the body can end while hyper still holds most of its last piece. The
+    // connection must wait until it is written before it goes back to waiting for a request.
+    const LEN: usize = 8 << 20;
+    let dir = common::fixture_dir(&[("big.bin", LEN)]);
+    let origin = Origin::start_with(dir.path(), |_| {}).await;
+    let expected = common::pattern(LEN, "big.bin".len() as u64);
+    let mut connection = tokio::io::BufReader::new(origin.http1_connection_receiving(16 * 1024).await);
+    for (round, close) in [(0, ""), (1, "Connection: close\r\n")] {
+        let request = format!("GET /big.bin HTTP/1.1\r\nHost: localhost\r\n{close}\r\n");
+        connection.write_all(request.as_bytes()).await.unwrap();
+        let read = async {
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                tokio::io::AsyncBufReadExt::read_until(&mut connection, b'\n', &mut head).await.unwrap();
+            }
+            let mut body = vec![0u8; LEN];
+            connection.read_exact(&mut body).await.unwrap();
+            body
+        };
+        let body = tokio::time::timeout(std::time::Duration::from_secs(60), read).await.expect("every byte arrives");
+        assert!(body == expected, "round {round}: the body differs from the file");
+    }
+}
+
+#[tokio::test]
 async fn probes_answer_get_and_head_only() {
     let origin = Origin::start().await;
     let client = origin.client(Protocol::Http1);

@@ -123,7 +123,7 @@ where
     loop {
         match next_request(&mut stream, deadline, reason, &connection).await {
             Waited::Request => {}
-            Waited::Close => return close(stream, &connection).await,
+            Waited::Close => return close(stream.into_inner(), &connection).await,
             Waited::Left => return,
         }
         let mark = watch.activity.finished();
@@ -142,7 +142,7 @@ where
         ));
         stream = match served.await {
             Driven::Paused(stream) => stream,
-            Driven::Finished(stream) => return close(stream, &connection).await,
+            Driven::Finished(stream) => return close(stream.into_inner(), &connection).await,
             Driven::Gone => return,
         };
         (deadline, reason) = (Instant::now() + connection.shared.limits.keep_alive_timeout, "idle");

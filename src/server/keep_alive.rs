@@ -9,7 +9,10 @@
 //! byte holding the TLS stream alone ([`next_request`]).
 //!
 //! hyper has no public type for a stream with bytes put back in front (its own `Rewind` is
-//! private), hence the small one here.
+//! private), hence the small one here. It also never lets hyper shut the stream down: hyper's
+//! `poll_without_shutdown` reports a finished connection before its write buffer is flushed, so
+//! an exchange is polled as a plain future (which flushes everything, then shuts down) and the
+//! shutdown is only a flush; the connection task closes the stream itself when it ends.
 
 use std::future::Future;
 use std::io;
@@ -44,6 +47,11 @@ pub struct Rewind<T> {
 impl<T> Rewind<T> {
     pub fn new(inner: T) -> Self {
         Self { prefix: Bytes::new(), inner }
+    }
+
+    /// The stream itself, to close it (what was put back is of no use then).
+    pub fn into_inner(self) -> T {
+        self.inner
     }
 
     /// Puts `bytes` back in front of what is still to be read.
@@ -104,14 +112,15 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Rewind<T> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
+    /// Only a flush: hyper's end of an exchange is not the connection's (see the module).
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        Pin::new(&mut self.inner).poll_flush(cx)
     }
 }
 
 /// One hyper HTTP/1.1 connection, polled until hyper is done (the client closed, or
-/// [`Exchange::graceful_shutdown`] asked it to stop once idle), then taken apart instead of
-/// shut down: the output is the stream, with what hyper had read ahead put back.
+/// [`Exchange::graceful_shutdown`] asked it to stop once idle) and has flushed everything, then
+/// taken apart: the output is the stream, with what hyper had read ahead put back.
 pub struct Exchange<T, S: HttpService<Incoming>>(Option<http1::Connection<TokioIo<Rewind<T>>, S>>);
 
 impl<T, S, B> Exchange<T, S>
@@ -150,7 +159,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let connection = this.0.as_mut().expect("an exchange is not polled after it ended");
-        ready!(connection.poll_without_shutdown(cx))?;
+        ready!(Pin::new(connection).poll(cx))?;
         let parts = this.0.take().expect("the connection is there until it ends").into_parts();
         let mut stream = parts.io.into_inner();
         if !parts.read_buf.is_empty() {

@@ -264,8 +264,23 @@ impl Origin {
 
     /// A TLS connection to the HTTPS listener that chose HTTP/1.1.
     pub async fn http1_connection(&self) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(self.ca.client_config(&[b"http/1.1"])));
         let tcp = tokio::net::TcpStream::connect(self.https).await.unwrap();
+        self.http1_over(tcp).await
+    }
+
+    /// Like [`Origin::http1_connection`], with a small socket receive buffer: the origin's
+    /// socket fills as soon as the client is not reading.
+    pub async fn http1_connection_receiving(
+        &self,
+        receive_buffer: u32,
+    ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(receive_buffer).unwrap();
+        self.http1_over(socket.connect(self.https).await.unwrap()).await
+    }
+
+    async fn http1_over(&self, tcp: tokio::net::TcpStream) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(self.ca.client_config(&[b"http/1.1"])));
         connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap()
     }
 
