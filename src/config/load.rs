@@ -137,7 +137,7 @@ fn check_readable(file: &Path) -> Result<(), ConfigError> {
 }
 
 fn from_figment(error: figment::Error) -> ConfigError {
-    let key = error.path.join(".");
+    let key = dotted_key(&error.path);
     let source = match &error.metadata {
         Some(metadata) => describe_source(metadata, &error.path),
         None => "configuration".into(),
@@ -149,6 +149,17 @@ fn from_figment(error: figment::Error) -> ConfigError {
         error.kind.to_string()
     };
     ConfigError { source, key, reason }
+}
+
+/// The key a path names, as TOML writes it: segments bare where they can be, quoted where not
+/// (an empty key, or one with a dot or a space), so that every error names a key a reader can
+/// find in the file.
+fn dotted_key<K: AsRef<str>>(path: &[K]) -> String {
+    let segment = |key: &str| {
+        let bare = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if bare { key.to_owned() } else { format!("{key:?}") }
+    };
+    path.iter().map(|key| segment(key.as_ref())).collect::<Vec<_>>().join(".")
 }
 
 fn describe_source<K: AsRef<str>>(metadata: &figment::Metadata, path: &[K]) -> String {
@@ -165,6 +176,15 @@ fn describe_source<K: AsRef<str>>(metadata: &figment::Metadata, path: &[K]) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_that_are_not_bare_are_named_quoted() {
+        // Found by the `config` fuzz target: an empty key made an error that named no key.
+        let error = LoadedConfig::from_toml("'' = 1").err().unwrap();
+        assert_eq!(error.key, "\"\"", "{error}");
+        let error = LoadedConfig::from_toml("[server]\n\"a.b\" = 1").err().unwrap();
+        assert_eq!(error.key, "server.\"a.b\"", "{error}");
+    }
 
     #[test]
     fn defaults_need_no_file() {
