@@ -6,7 +6,7 @@
 //! a response is sent. So each exchange gets a hyper connection of its own ([`Exchange`]): when
 //! its response is done the connection task takes the stream back from hyper (with anything the
 //! client already sent, [`Rewind`]), drops hyper's state, and waits for the next request's first
-//! byte holding the TLS stream alone ([`next_request`]).
+//! byte holding the TLS stream alone ([`Rewind::next_request`]).
 //!
 //! hyper has no public type for a stream with bytes put back in front (its own `Rewind` is
 //! private), hence the small one here. It also never lets hyper shut the stream down: hyper's
