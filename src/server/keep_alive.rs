@@ -118,20 +118,27 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Rewind<T> {
     }
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What hyper asks of a service to serve HTTP/1.1 with it, and what polling its connection
+/// from an `Unpin` box asks besides (an `Unpin` service and future), named once.
+pub trait Http1Service:
+    HttpService<Incoming, ResBody: Body<Error: Into<BoxError>> + 'static, Error: Into<BoxError>, Future: Unpin> + Unpin
+{
+}
+
+impl<S> Http1Service for S where
+    S: HttpService<Incoming, ResBody: Body<Error: Into<BoxError>> + 'static, Error: Into<BoxError>, Future: Unpin>
+        + Unpin
+{
+}
+
 /// One hyper HTTP/1.1 connection, polled until hyper is done (the client closed, or
 /// [`Exchange::graceful_shutdown`] asked it to stop once idle) and has flushed everything, then
 /// taken apart: the output is the stream, with what hyper had read ahead put back.
 pub struct Exchange<T, S: HttpService<Incoming>>(Option<http1::Connection<TokioIo<Rewind<T>>, S>>);
 
-impl<T, S, B> Exchange<T, S>
-where
-    T: AsyncRead + AsyncWrite + Unpin,
-    S: HttpService<Incoming, ResBody = B> + Unpin,
-    S::Future: Unpin,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: Body + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+impl<T: AsyncRead + AsyncWrite + Unpin, S: Http1Service> Exchange<T, S> {
     pub fn new(builder: &http1::Builder, stream: Rewind<T>, service: S) -> Self {
         Self(Some(builder.serve_connection(TokioIo::new(stream), service)))
     }
@@ -145,15 +152,7 @@ where
     }
 }
 
-impl<T, S, B> Future for Exchange<T, S>
-where
-    T: AsyncRead + AsyncWrite + Unpin,
-    S: HttpService<Incoming, ResBody = B> + Unpin,
-    S::Future: Unpin,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: Body + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+impl<T: AsyncRead + AsyncWrite + Unpin, S: Http1Service> Future for Exchange<T, S> {
     type Output = Result<Rewind<T>, hyper::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
