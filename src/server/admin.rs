@@ -33,12 +33,26 @@ fn admin(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
 }
 
 fn text(status: StatusCode, body: String, content_type: &'static str) -> Response<ResponseBody> {
+    small(RouteKind::Admin, status, body, content_type, "no-store")
+}
+
+/// A small answer of the server's own (admin, demo): `body` whole, its type, its caching, and
+/// the route it is counted under.
+pub(super) fn small(
+    route: RouteKind,
+    status: StatusCode,
+    body: impl Into<bytes::Bytes>,
+    content_type: &'static str,
+    cache_control: &'static str,
+) -> Response<ResponseBody> {
+    let body = body.into();
     let len = body.len();
-    let mut response = admin(Response::new(ResponseBody::full(body)));
+    let mut response = Response::new(ResponseBody::full(body));
     *response.status_mut() = status;
+    response.extensions_mut().insert(Outcome::without_store(route));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
     response
 }

@@ -8,7 +8,6 @@ use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode, header};
 
 use crate::body::ResponseBody;
-use crate::pipeline::Outcome;
 use crate::telemetry::RouteKind;
 
 /// The files the demo serves: request path, file under `demo.root`, media type.
@@ -69,16 +68,7 @@ pub async fn answer(request: &Parts, site: Option<&DemoSite>) -> Response<Respon
 }
 
 fn demo(status: StatusCode, body: impl Into<bytes::Bytes>, media_type: &'static str) -> Response<ResponseBody> {
-    let body = body.into();
-    let len = body.len();
-    let mut response = Response::new(ResponseBody::full(body));
-    *response.status_mut() = status;
-    response.extensions_mut().insert(Outcome::without_store(RouteKind::Demo));
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    super::admin::small(RouteKind::Demo, status, body, media_type, "no-cache")
 }
 
 #[cfg(test)]
