@@ -50,6 +50,13 @@ def render_toml(settings):
     return "\n".join(lines)
 
 
+def environment(settings):
+    """`{"server.listen": "..."}` as the origin's variables: VOD_ORIGIN_SERVER__LISTEN=..."""
+    def value(v):
+        return v if isinstance(v, str) else toml_value(v)
+    return {"VOD_ORIGIN_" + key.upper().replace(".", "__"): value(v) for key, v in settings.items()}
+
+
 def parse_setting(text):
     """`server.send_timeout=60s` -> ("server.send_timeout", "60s"); numbers, booleans and JSON
     lists become typed values, anything else stays a string."""
@@ -87,10 +94,11 @@ def base_settings(workdir, media, secret):
 class Origin(processes.Server):
     """A running vod-origin: its pid, its two addresses, its CA, and how to stop it."""
 
-    def __init__(self, binary, workdir, name, settings, env=None, access_log=True, wrapper=(), extra_toml=""):
+    def __init__(self, binary, workdir, name, settings, env=None, access_log=True, wrapper=(), without_file=False):
         self.binary = binary
-        # TOML appended to the rendered settings: what they cannot say (arrays of tables).
-        self.extra_toml = extra_toml
+        # Settings as VOD_ORIGIN_* variables and no configuration file: the built-in defaults of
+        # a run without one (`cargo run`'s development setup) stay in force beneath them.
+        self.without_file = without_file
         # A command the binary runs under (valgrind), or nothing.
         self.wrapper = list(wrapper)
         # The access log (stdout) to a file, or to /dev/null as nginx's is in the benchmarks:
@@ -122,12 +130,17 @@ class Origin(processes.Server):
         return (SECRET_HEADER, SECRET_VALUE) if self.settings.get("access.secrets") else None
 
     def start(self, deadline_s=60):
-        self.config_path.write_text(render_toml(self.settings) + self.extra_toml)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VOD_ORIGIN_", "AWS_")) and k != "RUST_LOG"}
+        if self.without_file:
+            env.update(environment(self.settings))
+            config = []
+        else:
+            self.config_path.write_text(render_toml(self.settings))
+            config = ["--config", str(self.config_path)]
         env.update(self.env)
         access_path = self.access_log_path if self.keep_access_log else os.devnull
         with open(self.log_path, "wb") as log, open(access_path, "wb") as access:
-            self.child = processes.spawn([*self.wrapper, self.binary, "--config", str(self.config_path)], stdout=access,
+            self.child = processes.spawn([*self.wrapper, self.binary, *config], stdout=access,
                                          stderr=log, stdin=subprocess.DEVNULL, env=env)
         serving = processes.wait_for(self._serving_line, deadline_s, f"{self.name}'s \"serving\" log line")
         self.https = _address(serving["https"])

@@ -1,7 +1,8 @@
 """The demo player page in a real browser: headless Chromium (Debian's) driven by Playwright.
 
-Starts the origin (a built binary, default target/debug/vod-origin) on kernel-chosen ports with
-the demo listener and the development CORS rules, opens https://localhost:<demo>/ and checks
+Starts the origin (a built binary, default target/debug/vod-origin) without a configuration
+file, so with `cargo run`'s development defaults (the demo listener, the CORS rules for pages
+served from localhost), its listeners moved to kernel-chosen ports by VOD_ORIGIN_* variables, opens https://localhost:<demo>/ and checks
 that both players play, that seeking the MP4 moves it, and that the request table fills with
 what the origin answered (statuses, Content-Range, ETag). Then opens the same page from
 https://127.0.0.1:<demo>/, an origin the rules refuse, and checks that both players fail and
@@ -25,17 +26,6 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from rig import origin as rig_origin  # noqa: E402
 
-# The built-in development rules (src/config/demo.rs), written out: with a file, they are not
-# the default.
-DEVELOPMENT_CORS = """
-[[cors.rules]]
-id = "development: pages served from localhost"
-allowed_origins = ["https://localhost:*", "http://localhost:*"]
-allowed_methods = ["GET", "HEAD"]
-allowed_headers = ["*"]
-expose_headers = ["Cache-Control", "Vary", "Age", "Access-Control-Allow-Origin", "X-Cache"]
-max_age_seconds = 3000
-"""
 # Generous: a debug build on a shared 2-core machine, and a browser starting cold.
 PLAY_TIMEOUT_MS = 90_000
 
@@ -91,7 +81,9 @@ def main():
     with tempfile.TemporaryDirectory(prefix="vod-demo-") as workdir:
         settings = rig_origin.base_settings(workdir, REPO / "media", secret=False)
         settings.update({"demo.listen": "127.0.0.1:0", "demo.root": str(REPO / "demo")})
-        server = rig_origin.Origin(args.origin_bin, workdir, "demo-origin", settings, extra_toml=DEVELOPMENT_CORS)
+        # No configuration file: the built-in development defaults (the CORS rules for pages from
+        # localhost, the demo) are what is tested; the variables only move the listeners.
+        server = rig_origin.Origin(args.origin_bin, workdir, "demo-origin", settings, without_file=True)
         server.start()
         try:
             pin = spki_pin(pathlib.Path(workdir) / "certs" / "localhost.pem")
