@@ -1,5 +1,6 @@
 //! Limits under abuse: connections over the limit are shed with a 503 instead of hanging,
-//! oversized request heads get 431, and a client that stops reading is let go (reset).
+//! oversized request heads get 431, and a client that stops reading holds one piece of its body
+//! and is let go (reset).
 
 mod common;
 
@@ -68,20 +69,24 @@ async fn an_oversized_request_head_gets_431() {
     assert_eq!(origin.raw(&get(PATH, &cookie)).await.status, 431);
 }
 
-#[tokio::test]
-async fn a_client_that_reads_nothing_is_let_go() {
-    let size = 48 << 20;
-    let media = fixture_dir(&[("big.mp4", size)]);
-    let origin = Origin::start_with(media.path(), |c| c.server.send_timeout = Duration::from_millis(500)).await;
-
-    // A small receive window, so the server's writes block soon.
+/// A TLS client with a 4 KiB receive buffer, so that the server's writes block soon.
+async fn small_window_client(origin: &Origin) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     socket.connect(&origin.https.into()).unwrap();
     socket.set_nonblocking(true).unwrap();
     let tcp = tokio::net::TcpStream::from_std(socket.into()).unwrap();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(origin.ca.client_config(&[b"http/1.1"])));
-    let mut tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_client_that_reads_nothing_is_let_go() {
+    let size = 48 << 20;
+    let media = fixture_dir(&[("big.mp4", size)]);
+    let origin = Origin::start_with(media.path(), |c| c.server.send_timeout = Duration::from_millis(500)).await;
+
+    let mut tls = small_window_client(&origin).await;
     let stalls = origin.metric(STALLS).await;
     tls.write_all(&get("/big.mp4", "")).await.unwrap();
 
@@ -101,4 +106,20 @@ async fn a_client_that_reads_nothing_is_let_go() {
     // A client that reads gets the whole object.
     let body = origin.client(Protocol::Http1).get(origin.url("/big.mp4")).send().await.unwrap().bytes().await.unwrap();
     assert_eq!(body.len(), size);
+}
+
+#[tokio::test]
+async fn a_client_that_reads_nothing_holds_one_piece_of_its_body() {
+    let media = fixture_dir(&[("big.mp4", 48 << 20)]);
+    let origin = Origin::start_with(media.path(), |c| c.server.send_timeout = Duration::from_secs(600)).await;
+    let mut tls = small_window_client(&origin).await;
+    tls.write_all(&get("/big.mp4", "")).await.unwrap();
+    // The socket takes its unsent bytes and the client's window at once; past them, the body
+    // reads one 16 KiB piece and holds it, however long the client waits. (Without the TLS
+    // writes fitted to the socket's room, rustls took 32 KiB more and the window grew on it.)
+    eventually("the stalled body never settled on one 16 KiB piece", || async {
+        origin.metric("vod_origin_body_buffer_bytes").await == 16384.0
+    })
+    .await;
+    drop(tls);
 }

@@ -242,7 +242,7 @@ async def run_origin(case, args, workdir, media, store):
     report["events"] = run.events
     report["samples"] = sampler.samples
     report["phases"] = sampler_mod.summarise(sampler.samples)
-    report["rows"] = case.rows(report, args) + common_rows(report, case)
+    report["rows"] = case.rows(report, args) + common_rows(report, case, args)
     return report
 
 
@@ -300,7 +300,7 @@ async def recover(origin, baseline_fds, seconds):
 
 # ---- rows every case shares --------------------------------------------------------------
 
-def common_rows(report, case):
+def common_rows(report, case, args):
     """(measurement, value, target, met) rows for memory, descriptors, TCP memory, latency."""
     rows = []
     phases = report["phases"]
@@ -310,8 +310,9 @@ def common_rows(report, case):
     if peak_rss is not None and base["rss_kib"] is not None:
         grew = (peak_rss - base["rss_kib"]) / 1024
         after = report["after"]["rss_kib"]
+        budget = case.rss_budget_mib(args)
         rows.append(("origin RSS: before → peak during attack → after", f"{base['rss_kib'] / 1024:.1f} → {peak_rss / 1024:.1f} "
-                     f"(+{grew:.1f}) → {after / 1024:.1f} MiB", "peak ≤ +64 MiB", grew <= 64))
+                     f"(+{grew:.1f}) → {after / 1024:.1f} MiB", f"peak ≤ +{budget:g} MiB", grew <= budget))
     peak_pss = attack.get("pss_kib", {}).get("max")
     if peak_pss is not None and base["pss_kib"] is not None:
         rows.append(("origin Pss: before → peak", f"{base['pss_kib'] / 1024:.1f} → {peak_pss / 1024:.1f} MiB", None, None))

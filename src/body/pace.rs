@@ -11,12 +11,14 @@
 //!   written piece as about [`HOLD`] of the client's rate, within [`MIN_WINDOW`] and
 //!   [`MAX_WINDOW`], and never more than the client has taken so far. The rate is the lower of
 //!   the rate that piece went out at and the body's average since its first piece: buffers on
-//!   the way (rustls', the kernel's, the client's own receive buffer) take pieces in bursts, so a
-//!   single piece can look fast for a client that takes 64 KiB a second. The bound by what was
-//!   taken keeps the first pieces small: they go out at once, into those buffers, and a rule on
-//!   rate alone would grow every window to the maximum just before a slow client's socket fills. A fast client reaches full 256 KiB pieces after its first
-//!   512 KiB; a stalled HTTP/2 stream (zero window) holds one 16 KiB piece, a slow reader a few
-//!   tens of KiB. The store is asked to read no more than the window (see `store::ChunkLimit`),
+//!   the way (the kernel's, the client's own receive buffer) take pieces in bursts, so a single
+//!   piece can look fast for a client that takes 64 KiB a second. The bound by what was taken
+//!   keeps the first pieces small: they go out at once, into those buffers, and a rule on rate
+//!   alone would grow every window to the maximum just before a slow client's socket fills.
+//!   What the socket keeps unsent (`server.socket_unsent_bytes`) does not count as taken: the
+//!   kernel takes that much from any client, one that reads nothing included. A fast client
+//!   reaches full 256 KiB pieces after its first 576 KiB; a stalled HTTP/2 stream (zero window)
+//!   and a slow reader hold one 16 KiB piece. The store is asked to read no more than the window (see `store::ChunkLimit`),
 //!   and a larger chunk is split without copying.
 //! - **One budget for all bodies.** A piece's bytes are claimed from the budget before the store
 //!   is polled for them, and given back when the piece is dropped. When the budget is spent, new
@@ -50,13 +52,22 @@ pub const HOLD: Duration = Duration::from_millis(250);
 pub struct BodyBudget {
     bytes: Arc<Semaphore>,
     limit: usize,
+    /// What a socket takes before its client has taken any: not evidence of the client's pace.
+    socket_unsent: usize,
 }
 
 impl BodyBudget {
     /// A budget of `limit` bytes (at least one full window, so every body can make progress).
     pub fn new(limit: usize) -> Self {
         let limit = limit.max(MAX_WINDOW);
-        Self { bytes: Arc::new(Semaphore::new(limit)), limit }
+        Self { bytes: Arc::new(Semaphore::new(limit)), limit, socket_unsent: 0 }
+    }
+
+    /// Sockets keep up to `bytes` unsent (`server.socket_unsent_bytes`): windows grow only with
+    /// what clients take beyond that.
+    pub fn with_socket_unsent_bytes(mut self, bytes: usize) -> Self {
+        self.socket_unsent = bytes;
+        self
     }
 
     /// Bytes held by bodies now.
@@ -83,8 +94,10 @@ struct Flow {
     unwritten: AtomicUsize,
     /// The current window in bytes.
     window: AtomicUsize,
-    /// Bytes written so far: what the client has taken.
+    /// Bytes written so far: what the client and the buffers on its way have taken.
     written: AtomicUsize,
+    /// The part of `written` the socket may keep unsent, whatever the client does.
+    socket_unsent: usize,
     /// When the body was paced, for its average rate.
     started: Instant,
     /// The body's task, when it waits for its pieces to be written.
@@ -98,6 +111,7 @@ impl Pace {
             unwritten: AtomicUsize::new(0),
             window: AtomicUsize::new(MIN_WINDOW),
             written: AtomicUsize::new(0),
+            socket_unsent: budget.socket_unsent,
             started: Instant::now(),
             waker: AtomicWaker::new(),
         };
@@ -182,7 +196,8 @@ impl Drop for Piece {
     fn drop(&mut self) {
         let len = self.bytes.len();
         let written = self.flow.written.fetch_add(len, Ordering::Relaxed) + len;
-        let window = next_window(Taken { len, took: self.sent.elapsed() }, written, self.flow.started.elapsed());
+        let taken = written.saturating_sub(self.flow.socket_unsent);
+        let window = next_window(Taken { len, took: self.sent.elapsed() }, written, taken, self.flow.started.elapsed());
         self.flow.window.store(window, Ordering::Relaxed);
         self.flow.unwritten.fetch_sub(len, Ordering::AcqRel);
         self.flow.waker.wake();
@@ -204,12 +219,12 @@ impl Taken {
     }
 }
 
-/// The window after `piece` was written, `written` bytes having been taken in all over `life`:
-/// [`HOLD`] of the lower of the piece's and the life's rates, no more than `written`, within
-/// [`MIN_WINDOW`] and [`MAX_WINDOW`].
-fn next_window(piece: Taken, written: usize, life: Duration) -> usize {
+/// The window after `piece` was written, `written` bytes having been written in all over `life`
+/// and `taken` of them being past the socket's unsent bytes: [`HOLD`] of the lower of the
+/// piece's and the life's rates, no more than `taken`, within [`MIN_WINDOW`] and [`MAX_WINDOW`].
+fn next_window(piece: Taken, written: usize, taken: usize, life: Duration) -> usize {
     let average = Taken { len: written, took: life };
-    piece.in_hold().min(average.in_hold()).min(written).clamp(MIN_WINDOW, MAX_WINDOW)
+    piece.in_hold().min(average.in_hold()).min(taken).clamp(MIN_WINDOW, MAX_WINDOW)
 }
 
 #[cfg(test)]
@@ -225,20 +240,39 @@ mod tests {
         let ms = Duration::from_millis;
         let taken = |len, took| Taken { len, took };
         let cases = [
-            // (piece, written in all, over) -> next window
-            (taken(16 * KIB, ms(1)), 16 * KIB, ms(1), MIN_WINDOW), // fast, but only 16 KiB taken
-            (taken(16 * KIB, ms(1)), 48 * KIB, ms(3), 48 * KIB),   // grows with what was taken
-            (taken(64 * KIB, ms(1)), 4096 * KIB, ms(40), MAX_WINDOW), // fast and proven: capped
-            (taken(MAX_WINDOW, ms(250)), 4096 * KIB, ms(4000), MAX_WINDOW), // exactly HOLD of its rate
-            (taken(MAX_WINDOW, ms(1000)), 4096 * KIB, ms(4000), 64 * KIB), // a quarter of the rate
+            // (piece, written in all, taken past the socket's unsent bytes, over) -> next window
+            (taken(16 * KIB, ms(1)), 16 * KIB, 16 * KIB, ms(1), MIN_WINDOW), // fast, but only 16 KiB taken
+            (taken(16 * KIB, ms(1)), 48 * KIB, 48 * KIB, ms(3), 48 * KIB),   // grows with what was taken
+            (taken(64 * KIB, ms(1)), 4096 * KIB, 4032 * KIB, ms(40), MAX_WINDOW), // fast and proven: capped
+            (taken(MAX_WINDOW, ms(250)), 4096 * KIB, 4032 * KIB, ms(4000), MAX_WINDOW), // exactly HOLD of its rate
+            (taken(MAX_WINDOW, ms(1000)), 4096 * KIB, 4032 * KIB, ms(4000), 64 * KIB), // a quarter of the rate
             // A burst: one piece taken at once, by a client that took 64 KiB a second all along.
-            (taken(MAX_WINDOW, ms(1)), 3840 * KIB, Duration::from_secs(60), MIN_WINDOW),
-            (taken(16 * KIB, Duration::from_secs(30)), 4096 * KIB, ms(4000), MIN_WINDOW), // stalled
-            (taken(0, Duration::ZERO), 0, Duration::ZERO, MIN_WINDOW), // nothing sent, nothing learnt
+            (taken(MAX_WINDOW, ms(1)), 3840 * KIB, 3776 * KIB, Duration::from_secs(60), MIN_WINDOW),
+            (taken(16 * KIB, Duration::from_secs(30)), 4096 * KIB, 4032 * KIB, ms(4000), MIN_WINDOW), // stalled
+            (taken(0, Duration::ZERO), 0, 0, Duration::ZERO, MIN_WINDOW), // nothing sent, nothing learnt
+            // A slow reader's first burst: its socket's unsent bytes and receive window filled at
+            // once, 4 KiB of it taken by the client.
+            (taken(16 * KIB, ms(1)), 68 * KIB, 4 * KIB, ms(2), MIN_WINDOW),
         ];
-        for (piece, written, life, next) in cases {
-            assert_eq!(next_window(piece, written, life), next, "{piece:?} {written} {life:?}");
+        for (piece, written, taken, life, next) in cases {
+            assert_eq!(next_window(piece, written, taken, life), next, "{piece:?} {written} {taken} {life:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_fast_client_reaches_full_pieces_once_it_has_taken_more_than_its_socket_holds() {
+        let budget = BodyBudget::new(8 * MAX_WINDOW).with_socket_unsent_bytes(64 * KIB);
+        let mut pace = Pace::new(&budget);
+        let (mut written, mut pieces) = (0, Vec::new());
+        while pace.window() < MAX_WINDOW {
+            ready(&mut pace).await;
+            let piece = pace.piece(Bytes::from(vec![0u8; MAX_WINDOW]));
+            written += piece.len();
+            pieces.push(piece.len() / KIB);
+            drop(piece);
+        }
+        assert_eq!(pieces, [16, 16, 16, 16, 16, 16, 32, 64, 128], "KiB; the first 64 KiB prove nothing");
+        assert_eq!(written, 320 * KIB);
     }
 
     async fn ready(pace: &mut Pace) {

@@ -17,13 +17,11 @@ use tokio_util::sync::CancellationToken;
 use super::idle::Activity;
 use super::keep_alive::{Exchange, Rewind};
 use super::linger::{Lingering, ResetOnClose};
+use super::room::FitToSocket;
 use super::service::{Ending, service};
 use super::stall::{self, SendStall};
 use super::{Accepted, Listener, Shared};
 use crate::telemetry;
-
-/// What rustls may queue for a connection, plaintext or records: two 16 KiB TLS records.
-const TLS_BUFFER_BYTES: usize = 32 * 1024;
 
 /// Counts a connection in the active-connections gauge while it lives.
 struct Counted(&'static str);
@@ -73,26 +71,20 @@ async fn serve_protocol(stream: TcpStream, accepted: Accepted, shared: Arc<Share
             let limits = &connection.shared.limits;
             // Boxed: the stream lives as long as the connection, and each layer of future below
             // would otherwise keep room for its own copy of it (1.2 KiB), idle or not.
-            let mut tls =
-                match tokio::time::timeout(limits.handshake_timeout, connection.shared.tls.accept(stream)).await {
-                    Ok(Ok(tls)) => Box::new(tls),
-                    // A failed handshake is the client's problem (plain text on the TLS port, an old
-                    // protocol, a scanner): note it and close.
-                    Ok(Err(error)) => {
-                        metrics::counter!(telemetry::TLS_HANDSHAKE_FAILURES_TOTAL, "reason" => "error").increment(1);
-                        return tracing::debug!(%peer, %error, "TLS handshake failed");
-                    }
-                    Err(_) => {
-                        metrics::counter!(telemetry::TLS_HANDSHAKE_FAILURES_TOTAL, "reason" => "timeout").increment(1);
-                        return tracing::debug!(%peer, "TLS handshake timed out");
-                    }
-                };
-            // rustls queues up to 64 KiB of records by default; a client that does not read then
-            // holds that much. nginx's ssl_buffer_size is one record; two keep writes batched.
-            tls.get_mut().1.set_buffer_limit(Some(TLS_BUFFER_BYTES));
-            // ALPN decides the protocol (RFC 9113 §3.3): an HTTP/2 preface on a connection that
-            // chose `http/1.1`, or none, is a malformed HTTP/1.1 request.
-            if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+            let tls = match tokio::time::timeout(limits.handshake_timeout, connection.shared.tls.accept(stream)).await {
+                Ok(Ok(tls)) => FitToSocket::new(Box::new(tls), limits.socket_unsent_bytes),
+                // A failed handshake is the client's problem (plain text on the TLS port, an old
+                // protocol, a scanner): note it and close.
+                Ok(Err(error)) => {
+                    metrics::counter!(telemetry::TLS_HANDSHAKE_FAILURES_TOTAL, "reason" => "error").increment(1);
+                    return tracing::debug!(%peer, %error, "TLS handshake failed");
+                }
+                Err(_) => {
+                    metrics::counter!(telemetry::TLS_HANDSHAKE_FAILURES_TOTAL, "reason" => "timeout").increment(1);
+                    return tracing::debug!(%peer, "TLS handshake timed out");
+                }
+            };
+            if tls.tls().get_ref().1.alpn_protocol() == Some(b"h2") {
                 http2(tls, connection).await;
             } else {
                 http1(tls, "http1", connection).await;

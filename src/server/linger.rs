@@ -13,7 +13,7 @@
 //! does: the kernel frees its buffers at once.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,6 +62,12 @@ impl<T: AsFd> Lingering<T> {
     /// Wraps a socket; `reset` decides, at the end, how it is closed.
     pub fn new(inner: T, reset: ResetOnClose) -> Self {
         Self { inner, linger: None, reset }
+    }
+}
+
+impl<T: AsFd> AsFd for Lingering<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
     }
 }
 

@@ -12,6 +12,7 @@ mod idle;
 mod keep_alive;
 mod linger;
 mod request_log;
+mod room;
 mod service;
 mod since;
 mod stall;
@@ -162,7 +163,8 @@ impl Server {
             http1: http1_builder(&config.server),
             http2: http2_builder(&config.server),
             limits: Limits::new(&config.server),
-            budget: BodyBudget::new(config.server.body_buffer_bytes),
+            budget: BodyBudget::new(config.server.body_buffer_bytes)
+                .with_socket_unsent_bytes(config.server.socket_unsent_bytes as usize),
             https_port,
             demo: match &demo {
                 Some(listener) => Some(DemoSite {

@@ -10,6 +10,7 @@
 //! no byte" can be seen; above TLS and HTTP/2 a full socket looks like any other wait.
 
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -44,6 +45,12 @@ impl SendStall {
     /// Resolves once a write has been blocked for `limit` without a byte going through.
     pub async fn exceeds(&self, limit: Duration) {
         self.0.older_than(limit).await;
+    }
+}
+
+impl<T: AsFd> AsFd for WatchedWrites<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
     }
 }
 

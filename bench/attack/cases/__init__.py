@@ -39,6 +39,9 @@ class Case:
     # Descriptors the attack needs: the origin inherits the harness's limit and holds a socket
     # and, while it answers, an open file per connection.
     fds_needed: Callable = field(default=lambda args: 2 * args.count)
+    # The most the origin's RSS may grow during the attack, MiB (issue targets: a fixed 64 MiB,
+    # or a budget per connection).
+    rss_budget_mib: Callable = field(default=lambda args: 64)
     doc: str = ""
 
     def parameters(self, args):

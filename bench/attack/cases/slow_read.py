@@ -164,4 +164,6 @@ CASE = Case(
     documented="--count 2000 --seconds 120 --set server.send_timeout=60s (ulimit -n ≥ 5000)",
     attack=attack, rows=rows, settings=settings, add_arguments=add_arguments,
     extra_parameters=("tool", "read_bytes", "read_interval", "rcvbuf"),
+    # 64 KiB per slow reader.
+    rss_budget_mib=lambda args: args.count * 64 / 1024,
 )

@@ -6,8 +6,9 @@
 //! when it is first allocated, and never again: it is always initialised memory, which is what a
 //! safe `preadv2` reads into.
 //!
-//! **The bound**: the pool keeps at most [`IDLE_BYTES`] of buffers nobody uses. A buffer given
-//! back to a full pool is freed. **An empty pool** allocates a new buffer: a read never waits
+//! **The bound**: the pool keeps at most [`IDLE_BYTES`] of buffers nobody uses, and at most
+//! [`IDLE_PER_CLASS`] of each size. A buffer given back to a full pool is freed: the small
+//! classes, which slow clients use, keep a few MiB, not the whole bound. **An empty pool** allocates a new buffer: a read never waits
 //! for one (what responses may hold at once is the body budget's business, `body::pace`).
 
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,11 @@ pub const MIN_BUFFER: usize = 16 * 1024;
 /// chunk at 64 connections, docs/benchmarks.md). More concurrent responses allocate what they
 /// need beyond it, and free it when done.
 pub const IDLE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Idle buffers the pool keeps of each size class: two windows for each of 64 clients, whatever
+/// their windows. Without it, thousands of slow clients' 16 KiB buffers would fill the pool with
+/// memory fast clients cannot use.
+pub const IDLE_PER_CLASS: usize = 128;
 
 /// Size classes: `MIN_BUFFER << i` for `i` in `0..CLASSES`.
 const CLASSES: usize = (CHUNK_BYTES / MIN_BUFFER).trailing_zeros() as usize + 1;
@@ -57,12 +63,14 @@ impl BufferPool {
         Buffer { bytes: Some(bytes), filled: 0, pool: Arc::clone(self) }
     }
 
-    /// Keeps `bytes` for a later read, or frees it when the pool already holds [`IDLE_BYTES`].
+    /// Keeps `bytes` for a later read, or frees it when the pool already holds [`IDLE_BYTES`] or
+    /// [`IDLE_PER_CLASS`] buffers of its class.
     fn give_back(&self, bytes: Box<[u8]>) {
+        let class = class_of(bytes.len());
         let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if idle.bytes + bytes.len() <= IDLE_BYTES {
+        if idle.bytes + bytes.len() <= IDLE_BYTES && idle.classes[class].len() < IDLE_PER_CLASS {
             idle.bytes += bytes.len();
-            idle.classes[class_of(bytes.len())].push(bytes);
+            idle.classes[class].push(bytes);
         }
     }
 
@@ -160,5 +168,16 @@ mod tests {
         assert_eq!(small.as_ref().len(), 0);
         drop(small);
         assert_eq!(pool.idle_bytes(), IDLE_BYTES, "a full pool keeps nothing more");
+    }
+
+    #[test]
+    fn each_size_keeps_a_bounded_number_of_idle_buffers() {
+        let pool = Arc::new(BufferPool::default());
+        let held: Vec<Buffer> = (0..IDLE_PER_CLASS + 10).map(|_| pool.take(MIN_BUFFER)).collect();
+        drop(held);
+        assert_eq!(pool.idle_bytes(), IDLE_PER_CLASS * MIN_BUFFER, "far below IDLE_BYTES, yet full");
+        let large = pool.take(CHUNK_BYTES);
+        drop(large);
+        assert_eq!(pool.idle_bytes(), IDLE_PER_CLASS * MIN_BUFFER + CHUNK_BYTES, "other sizes still kept");
     }
 }

@@ -1,0 +1,112 @@
+//! TLS writes cut to the socket's room: rustls encrypts only what the kernel will take now.
+//!
+//! rustls encrypts all it is handed (up to its buffer limit) and keeps the records the socket
+//! refuses. For a client that reads nothing that is a whole limit of ciphertext held per
+//! connection, and the body's pieces behind it counted as written by its pace (`body::pace`),
+//! which then grows the body's window on the strength of bytes nobody took.
+//!
+//! The kernel already bounds what each socket keeps unsent (`server.socket_unsent_bytes`,
+//! `TCP_NOTSENT_LOWAT`), so the room it has is known: that bound less its unsent bytes
+//! (`SIOCOUTQNSD`, one `ioctl` a write). Each write hands rustls no more than that room. With
+//! no room, rustls may take one byte: its record is what finds the socket full, so tokio's
+//! readiness, which wakes the write when the socket drains, and the send-stall clock below TLS
+//! (`stall`) both see the block. A write that never reached the socket would leave both blind.
+//!
+//! rustls has no hook for this (its buffer limit is a fixed size), hence this wrapper: it sets
+//! that limit to the room before each write.
+
+use std::ffi::c_int;
+use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_rustls::server::TlsStream;
+
+/// What rustls may queue at most, plaintext or records: two 16 KiB TLS records. nginx's
+/// `ssl_buffer_size` is one record; two keep a fast client's writes batched.
+pub const TLS_BUFFER_BYTES: usize = 32 * 1024;
+
+/// Linux's `SIOCOUTQNSD`: the bytes a TCP socket has queued and not yet sent.
+const SIOCOUTQNSD: rustix::ioctl::Opcode = 0x894B;
+
+/// A TLS stream whose writes fit the socket's room.
+pub struct FitToSocket<I> {
+    tls: Box<TlsStream<I>>,
+    /// `server.socket_unsent_bytes`; 0 when the kernel does not bound unsent bytes.
+    unsent_limit: usize,
+}
+
+impl<I: AsFd> FitToSocket<I> {
+    /// Wraps `tls`, whose socket keeps at most `unsent_limit` bytes unsent (0: no bound, and
+    /// then rustls keeps its fixed limit).
+    pub fn new(mut tls: Box<TlsStream<I>>, unsent_limit: u32) -> Self {
+        tls.get_mut().1.set_buffer_limit(Some(TLS_BUFFER_BYTES));
+        Self { tls, unsent_limit: unsent_limit as usize }
+    }
+
+    /// The TLS stream, for its handshake's results (ALPN).
+    pub fn tls(&self) -> &TlsStream<I> {
+        &self.tls
+    }
+
+    /// Sets rustls' limit for this write to the socket's room, and returns it.
+    fn fit(&mut self) -> usize {
+        if self.unsent_limit == 0 {
+            return TLS_BUFFER_BYTES;
+        }
+        let room = match unsent_bytes(self.tls.get_ref().0.as_fd()) {
+            Some(unsent) => self.unsent_limit.saturating_sub(unsent),
+            None => TLS_BUFFER_BYTES,
+        };
+        let limit = room.clamp(1, TLS_BUFFER_BYTES);
+        self.tls.get_mut().1.set_buffer_limit(Some(limit));
+        limit
+    }
+}
+
+/// The bytes `socket` has queued and not yet sent, or `None` when the kernel cannot say (not a
+/// TCP socket).
+#[allow(unsafe_code)]
+fn unsent_bytes(socket: BorrowedFd<'_>) -> Option<usize> {
+    // SAFETY: SIOCOUTQNSD is a getter that writes one `int`.
+    let unsent = unsafe { rustix::ioctl::ioctl(socket, rustix::ioctl::Getter::<SIOCOUTQNSD, c_int>::new()) };
+    unsent.ok().and_then(|unsent| usize::try_from(unsent).ok())
+}
+
+impl<I: AsFd + AsyncRead + AsyncWrite + Unpin> AsyncRead for FitToSocket<I> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.tls).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsFd + AsyncRead + AsyncWrite + Unpin> AsyncWrite for FitToSocket<I> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        // tokio-rustls goes on encrypting until `buf` is taken or the socket refuses: cut `buf`.
+        let limit = self.fit();
+        Pin::new(&mut *self.tls).poll_write(cx, &buf[..buf.len().min(limit)])
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        // One pass of encryption, which rustls' limit bounds.
+        self.fit();
+        Pin::new(&mut *self.tls).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tls.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.tls).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.tls).poll_shutdown(cx)
+    }
+}
