@@ -160,7 +160,7 @@ def settings_for(case, args, workdir, media, store=None):
 async def run_case(case, args, workdir, media):
     """Runs one attack case end to end and returns its report (a JSON-able dict). With --store
     s3 the origin reads the media through a fresh S3 stand-in, which lives as long as the case."""
-    store = start_store(workdir, media) if args.store == "s3" else None
+    store = start_store(workdir, media, args) if args.store == "s3" else None
     try:
         return await run_origin(case, args, workdir, media, store)
     finally:
@@ -168,8 +168,10 @@ async def run_case(case, args, workdir, media):
             store.stop()
 
 
-def start_store(workdir, media):
+def start_store(workdir, media, args):
     """The S3 stand-in (bench/rig/s3.py), with the media folder put into its bucket."""
+    if args.s3_server == "s3s-fs":
+        return s3_mod.S3sFsServer(workdir, args.s3s_bin).seed_with(media).start()
     store = s3_mod.S3Server(workdir).start()
     try:
         store.put_folder(media)
@@ -214,7 +216,7 @@ async def run_origin(case, args, workdir, media, store):
     run = Run(args, origin, started_at, store)
     parameters = case.parameters(args)
     if store is not None:
-        parameters.update(store="s3", cache=args.cache)
+        parameters.update(store="s3", cache=args.cache, s3_server=args.s3_server)
     report = {"case": case.name, "settings": settings, "parameters": parameters,
               "legit_mode": args.legit_mode, "tcp_mem_thresholds": sampler_mod.tcp_mem_thresholds()}
     try:

@@ -58,6 +58,12 @@ def common_options():
     common.add_argument("--store", choices=("local", "s3"), default="local",
                         help="the origin reads the media folder (default) or the S3 stand-in (moto) seeded "
                              "with it; moto copies a whole object per GET, so keep --media-mib small with s3")
+    common.add_argument("--s3-server", choices=("moto", "s3s-fs"), default="moto",
+                        help="with --store s3: the stand-in; s3s-fs (examples/s3-dev-server) streams a large "
+                             "object to many viewers, which moto cannot (see bench/rig/s3.py)")
+    common.add_argument("--s3s-bin", default=str(REPO / "target/release/examples/s3-dev-server"),
+                        help="the s3-dev-server binary for --s3-server s3s-fs "
+                             "(cargo build --release --example s3-dev-server)")
     common.add_argument("--cache", choices=("on", "off"), default="on",
                         help="with --store s3: the edge cache (storage.cache.enabled; default on)")
     common.add_argument("--send-timeout", default="10s",

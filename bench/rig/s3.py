@@ -116,3 +116,47 @@ class S3Server(processes.Server):
         }
 
 
+class S3sFsServer(S3Server):
+    """s3s with s3s-fs (`examples/s3-dev-server`), for runs moto cannot serve: many concurrent
+    streams of one large object. moto copies the whole object for every GET, so a thousand
+    viewers of a 1 GiB object would need a thousand copies; s3s-fs reads the file as it sends
+    it, at about 100 MB/s in all (4 KiB reads). It checks SigV4 (the origin signs with
+    CREDENTIALS) and ignores If-Match: not for conditional or unsigned (nginx, curl) runs.
+    Build it with `cargo build --release --example s3-dev-server`."""
+
+    def __init__(self, workdir, binary, bucket=BUCKET):
+        super().__init__(workdir, bucket)
+        self.binary = pathlib.Path(binary)
+        self.log_path = self.workdir / "s3s-fs.log"
+        self.seed = None
+
+    def start(self):
+        """Starts the server; `seed_with` first names the folder it puts into its bucket."""
+        if not self.binary.exists():
+            raise RuntimeError(f"{self.binary} is missing: cargo build --release --example s3-dev-server")
+        root = self.workdir / "s3s-fs"
+        root.mkdir(parents=True, exist_ok=True)
+        command = [str(self.binary), "--root", str(root), "--listen", "127.0.0.1:0", "--bucket", self.bucket,
+                   "--access-key", CREDENTIALS["AWS_ACCESS_KEY_ID"], "--secret-key", CREDENTIALS["AWS_SECRET_ACCESS_KEY"]]
+        if self.seed is not None:
+            command += ["--seed", str(self.seed)]
+        with open(self.log_path, "wb") as log:
+            self.child = processes.spawn(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.endpoint = processes.wait_for(self._endpoint_line, START_DEADLINE_S + PUT_DEADLINE_S,
+                                           "s3-dev-server's \"S3 endpoint\" line")
+        return self
+
+    def seed_with(self, folder):
+        self.seed = folder
+        return self
+
+    def _endpoint_line(self):
+        if self.child.poll() is not None:
+            raise RuntimeError(f"s3-dev-server exited with status {self.child.returncode}: {self.log_tail()}")
+        found = ENDPOINT_LINE.search(self.log_path.read_text(errors="replace"))
+        # "S3 endpoint http://127.0.0.1:PORT, bucket ...": the comma is the sentence's.
+        return found and found.group(1).rstrip(",")
+
+    def put_folder(self, folder):
+        raise RuntimeError("s3-dev-server is seeded when it starts: seed_with(folder).start()")
+

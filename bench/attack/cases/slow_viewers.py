@@ -11,9 +11,10 @@ comparison. The target (the issue's): RSS at the deadline ≤ base + N × 64 KiB
 
 Whole-object GETs longer than storage.cache.max_range (64 MiB) stream straight from S3 even
 with the cache on; --set storage.cache.max_range=... above the object's size sends them through
-the cache's blocks. s3s-fs, the S3 stand-in, reads files in 4 KiB steps at about 100 MB/s in
-all, so 1,000 viewers at 64 KiB/s (64 MB/s) are near its limit: the report says when viewers
-fell below their rate.
+the cache's blocks. Straight from S3, use --s3-server s3s-fs: moto copies the whole object for
+every GET and serves a few streams of a large object at a time. s3s-fs reads files in 4 KiB
+steps at about 100 MB/s in all, so 1,000 viewers at 64 KiB/s (64 MB/s) are near its limit: the
+report says when viewers fell below their rate.
 """
 
 import asyncio
@@ -205,6 +206,8 @@ def rows(report, args):
 
 def rate_text(rates, behind, report, args):
     text = f"{harness.fmt_spread(harness.spread(r / KIB for r in rates), 'KiB/s')}; {behind} below {BEHIND:.0%}"
+    if behind and report["parameters"].get("store") == "s3" and args.s3_server == "moto":
+        return text + "; moto copies the whole object for every GET: straight from S3, use --s3-server s3s-fs"
     if behind and report["parameters"].get("store") == "s3":
         text += (f"; the viewers ask {args.count * args.rate / 1e6:.0f} MB/s in all, and s3s-fs serves about "
                  f"{S3S_FS_BYTES_PER_S / 1e6:.0f} MB/s (4 KiB reads): the stand-in, not the origin, may be the limit")
@@ -212,6 +215,7 @@ def rate_text(rates, behind, report, args):
 
 
 def memory_rows(report, start, end, viewers):
+    stand_in = report["parameters"].get("s3_server", "moto")
     base = report["before"]
     peak = report["phases"].get("attack", {}).get("rss_kib", {}).get("max")
     grew = end["rss_kib"] - base["rss_kib"]
@@ -237,18 +241,18 @@ def memory_rows(report, start, end, viewers):
         rows.append((f"  queued in the {name}", f"{queued['sockets']} sockets: receive {queued['receive'] / 2**20:.1f} "
                      f"MiB, send {queued['send'] / 2**20:.1f} MiB", None, None))
     if end.get("s3_rss_kib") is not None:
-        rows.append(("S3 stand-in (moto) RSS: attack start → deadline",
+        rows.append((f"S3 stand-in ({stand_in}) RSS: attack start → deadline",
                      f"{start['s3_rss_kib'] / KIB:.1f} → {end['s3_rss_kib'] / KIB:.1f} MiB", None, None))
-    rows.append(cpu_row(start, end))
+    rows.append(cpu_row(start, end, stand_in))
     return rows
 
 
-def cpu_row(start, end):
+def cpu_row(start, end, stand_in):
     """Who used the machine's cores between the attack's start and the deadline: when viewers
     fall behind, this says whether the origin, the S3 stand-in or the viewers' own loop was busy."""
     seconds = end["t"] - start["t"]
     used = {name: end[key] - start[key] for name, key in
-            (("origin", "cpu_s"), ("S3 stand-in (moto)", "s3_cpu_s"), ("viewers (this process)", "harness_cpu_s"))
+            (("origin", "cpu_s"), (f"S3 stand-in ({stand_in})", "s3_cpu_s"), ("viewers (this process)", "harness_cpu_s"))
             if end.get(key) is not None and start.get(key) is not None}
     text = ", ".join(f"{name} {cpu:.1f} s ({100 * cpu / seconds:.0f}%)" for name, cpu in used.items())
     return (f"CPU over {seconds:.0f} s (% of one core; {len(os.sched_getaffinity(0))} cores)", text, None, None)
