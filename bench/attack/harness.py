@@ -338,7 +338,7 @@ def common_rows(report, case, args):
     peak_s3 = attack.get("s3_rss_kib", {}).get("max")
     if peak_s3 is not None and base.get("s3_rss_kib") is not None:
         after_s3 = report["after"]["s3_rss_kib"]
-        rows.append(("S3 stand-in (moto) RSS: before → peak during attack → after",
+        rows.append((f"S3 stand-in ({args.s3_server}) RSS: before → peak during attack → after",
                      f"{base['s3_rss_kib'] / 1024:.1f} → {peak_s3 / 1024:.1f} → {after_s3 / 1024:.1f} MiB", None, None))
     cpu_before, cpu_after = base.get("cpu_s"), report["after"].get("cpu_s")
     if cpu_before is not None and cpu_after is not None:

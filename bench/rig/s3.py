@@ -40,6 +40,8 @@ PUT_DEADLINE_S = 120
 class S3Server(processes.Server):
     """A running moto: its pid, endpoint and port, and the objects put into its bucket."""
 
+    name = "moto"
+
     def __init__(self, workdir, bucket=BUCKET):
         self.workdir = pathlib.Path(workdir)
         self.bucket = bucket
@@ -68,9 +70,10 @@ class S3Server(processes.Server):
 
     def _endpoint_line(self):
         if self.child.poll() is not None:
-            raise RuntimeError(f"moto exited with status {self.child.returncode}: {self.log_tail()}")
+            raise RuntimeError(f"{self.name} exited with status {self.child.returncode}: {self.log_tail()}")
         found = ENDPOINT_LINE.search(self.log_path.read_text(errors="replace"))
-        return found and found.group(1)
+        # s3-dev-server's line is "S3 endpoint http://127.0.0.1:PORT, bucket ...".
+        return found and found.group(1).rstrip(",")
 
     def client(self):
         """A boto3 client for this server: path-style, one plain PUT per object (no trailers)."""
@@ -124,6 +127,8 @@ class S3sFsServer(S3Server):
     CREDENTIALS) and ignores If-Match: not for conditional or unsigned (nginx, curl) runs.
     Build it with `cargo build --release --example s3-dev-server`."""
 
+    name = "s3-dev-server"
+
     def __init__(self, workdir, binary, bucket=BUCKET):
         super().__init__(workdir, bucket)
         self.binary = pathlib.Path(binary)
@@ -149,13 +154,6 @@ class S3sFsServer(S3Server):
     def seed_with(self, folder):
         self.seed = folder
         return self
-
-    def _endpoint_line(self):
-        if self.child.poll() is not None:
-            raise RuntimeError(f"s3-dev-server exited with status {self.child.returncode}: {self.log_tail()}")
-        found = ENDPOINT_LINE.search(self.log_path.read_text(errors="replace"))
-        # "S3 endpoint http://127.0.0.1:PORT, bucket ...": the comma is the sentence's.
-        return found and found.group(1).rstrip(",")
 
     def put_folder(self, folder):
         raise RuntimeError("s3-dev-server is seeded when it starts: seed_with(folder).start()")
