@@ -7,7 +7,7 @@
 //!
 //! The kernel already bounds what each socket keeps unsent (`server.socket_unsent_bytes`,
 //! `TCP_NOTSENT_LOWAT`), so the room it has is known: that bound less its unsent bytes
-//! (`SIOCOUTQNSD`, one `ioctl` a write). Each write hands rustls no more than that room. With
+//! (`SIOCOUTQNSD`, an `ioctl` when a write needs more room than is known). Each write hands rustls no more than that room. With
 //! no room, rustls may take one byte: its record is what finds the socket full, so tokio's
 //! readiness, which wakes the write when the socket drains, and the send-stall clock below TLS
 //! (`stall`) both see the block. A write that never reached the socket would leave both blind.
@@ -36,6 +36,11 @@ pub struct FitToSocket<I> {
     tls: Box<TlsStream<I>>,
     /// `server.socket_unsent_bytes`; 0 when the kernel does not bound unsent bytes.
     unsent_limit: usize,
+    /// Room the socket is known to have without asking: the last measure, less what rustls
+    /// was handed since. The kernel's sending only adds room, so it is never overstated by
+    /// more than that measure, and a write it covers needs no `ioctl`: a fast client's socket
+    /// is asked once per two writes instead of every write.
+    known_room: usize,
 }
 
 impl<I: AsFd> FitToSocket<I> {
@@ -43,7 +48,7 @@ impl<I: AsFd> FitToSocket<I> {
     /// then rustls keeps its fixed limit).
     pub fn new(mut tls: Box<TlsStream<I>>, unsent_limit: u32) -> Self {
         tls.get_mut().1.set_buffer_limit(Some(TLS_BUFFER_BYTES));
-        Self { tls, unsent_limit: unsent_limit as usize }
+        Self { tls, unsent_limit: unsent_limit as usize, known_room: 0 }
     }
 
     /// The TLS stream, for its handshake's results (ALPN).
@@ -51,18 +56,28 @@ impl<I: AsFd> FitToSocket<I> {
         &self.tls
     }
 
-    /// Sets rustls' limit for this write to the socket's room, and returns it.
-    fn fit(&mut self) -> usize {
+    /// Sets rustls' limit for a write of `wanted` bytes to the socket's room, and returns it.
+    fn fit(&mut self, wanted: usize) -> usize {
         if self.unsent_limit == 0 {
             return TLS_BUFFER_BYTES;
         }
-        let room = match unsent_bytes(self.tls.get_ref().0.as_fd()) {
-            Some(unsent) => self.unsent_limit.saturating_sub(unsent),
-            None => TLS_BUFFER_BYTES,
-        };
-        let limit = room.clamp(1, TLS_BUFFER_BYTES);
+        if self.known_room < wanted.min(TLS_BUFFER_BYTES) {
+            self.known_room = match unsent_bytes(self.tls.get_ref().0.as_fd()) {
+                Some(unsent) => self.unsent_limit.saturating_sub(unsent),
+                None => TLS_BUFFER_BYTES,
+            };
+        }
+        let limit = self.known_room.clamp(1, TLS_BUFFER_BYTES);
         self.tls.get_mut().1.set_buffer_limit(Some(limit));
         limit
+    }
+
+    /// Notes what rustls took of a write.
+    fn took(&mut self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(taken)) = written {
+            self.known_room = self.known_room.saturating_sub(taken);
+        }
+        written
     }
 }
 
@@ -84,8 +99,9 @@ impl<I: AsFd + AsyncRead + AsyncWrite + Unpin> AsyncRead for FitToSocket<I> {
 impl<I: AsFd + AsyncRead + AsyncWrite + Unpin> AsyncWrite for FitToSocket<I> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         // tokio-rustls goes on encrypting until `buf` is taken or the socket refuses: cut `buf`.
-        let limit = self.fit();
-        Pin::new(&mut *self.tls).poll_write(cx, &buf[..buf.len().min(limit)])
+        let limit = self.fit(buf.len());
+        let written = Pin::new(&mut *self.tls).poll_write(cx, &buf[..buf.len().min(limit)]);
+        self.took(written)
     }
 
     fn poll_write_vectored(
@@ -94,8 +110,9 @@ impl<I: AsFd + AsyncRead + AsyncWrite + Unpin> AsyncWrite for FitToSocket<I> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         // One pass of encryption, which rustls' limit bounds.
-        self.fit();
-        Pin::new(&mut *self.tls).poll_write_vectored(cx, bufs)
+        self.fit(bufs.iter().map(|buf| buf.len()).sum());
+        let written = Pin::new(&mut *self.tls).poll_write_vectored(cx, bufs);
+        self.took(written)
     }
 
     fn is_write_vectored(&self) -> bool {
