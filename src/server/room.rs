@@ -12,6 +12,13 @@
 //! readiness, which wakes the write when the socket drains, and the send-stall clock below TLS
 //! (`stall`) both see the block. A write that never reached the socket would leave both blind.
 //!
+//! Only slow clients are fitted. A client that took its last 256 KiB within 256 ms (1 MB/s or
+//! more) has 32 KiB in rustls' queue for at most 32 ms: it keeps rustls' two records, which
+//! have its next bytes ready the moment its socket drains. Fitting it costs a socket query a
+//! write and leaves its drained socket waiting for the connection's task (measured: up to +23%
+//! CPU per GB and +37% p99 at 64 connections on two cores). A new connection is fitted until it
+//! proves fast; a slow reader never does.
+//!
 //! rustls has no hook for this (its buffer limit is a fixed size), hence this wrapper: it sets
 //! that limit to the room before each write.
 
@@ -20,6 +27,7 @@ use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::server::TlsStream;
@@ -41,6 +49,34 @@ pub struct FitToSocket<I> {
     /// more than that measure, and a write it covers needs no `ioctl`: a fast client's socket
     /// is asked once per two writes instead of every write.
     known_room: usize,
+    speed: Speed,
+}
+
+/// A client that took [`LAP_BYTES`] within [`LAP_TIME`] is fast: 1 MB/s or more.
+const LAP_BYTES: usize = 256 * 1024;
+const LAP_TIME: Duration = Duration::from_millis(256);
+
+/// How fast a connection's client takes its bytes, judged once per [`LAP_BYTES`].
+#[derive(Debug)]
+struct Speed {
+    lap_started: Instant,
+    lap_bytes: usize,
+    fast: bool,
+}
+
+impl Speed {
+    fn new(now: Instant) -> Self {
+        Self { lap_started: now, lap_bytes: 0, fast: false }
+    }
+
+    /// Notes `taken` bytes written by `now`; a lap's end judges the client.
+    fn note(&mut self, taken: usize, now: Instant) {
+        self.lap_bytes += taken;
+        if self.lap_bytes >= LAP_BYTES {
+            self.fast = now.duration_since(self.lap_started) <= LAP_TIME;
+            (self.lap_started, self.lap_bytes) = (now, 0);
+        }
+    }
 }
 
 impl<I: AsFd> FitToSocket<I> {
@@ -48,7 +84,7 @@ impl<I: AsFd> FitToSocket<I> {
     /// then rustls keeps its fixed limit).
     pub fn new(mut tls: Box<TlsStream<I>>, unsent_limit: u32) -> Self {
         tls.get_mut().1.set_buffer_limit(Some(TLS_BUFFER_BYTES));
-        Self { tls, unsent_limit: unsent_limit as usize, known_room: 0 }
+        Self { tls, unsent_limit: unsent_limit as usize, known_room: 0, speed: Speed::new(Instant::now()) }
     }
 
     /// The TLS stream, for its handshake's results (ALPN).
@@ -58,7 +94,8 @@ impl<I: AsFd> FitToSocket<I> {
 
     /// Sets rustls' limit for a write of `wanted` bytes to the socket's room, and returns it.
     fn fit(&mut self, wanted: usize) -> usize {
-        if self.unsent_limit == 0 {
+        if self.unsent_limit == 0 || self.speed.fast {
+            self.tls.get_mut().1.set_buffer_limit(Some(TLS_BUFFER_BYTES));
             return TLS_BUFFER_BYTES;
         }
         if self.known_room < wanted.min(TLS_BUFFER_BYTES) {
@@ -76,6 +113,7 @@ impl<I: AsFd> FitToSocket<I> {
     fn took(&mut self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
         if let Poll::Ready(Ok(taken)) = written {
             self.known_room = self.known_room.saturating_sub(taken);
+            self.speed.note(taken, Instant::now());
         }
         written
     }
@@ -125,5 +163,24 @@ impl<I: AsFd + AsyncRead + AsyncWrite + Unpin> AsyncWrite for FitToSocket<I> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut *self.tls).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_is_fast_once_a_lap_went_out_within_its_time() {
+        let start = Instant::now();
+        let mut speed = Speed::new(start);
+        speed.note(LAP_BYTES - 1, start + Duration::from_millis(1));
+        assert!(!speed.fast, "new connections are fitted until a lap is done");
+        speed.note(1, start + LAP_TIME);
+        assert!(speed.fast, "256 KiB in 256 ms");
+        speed.note(LAP_BYTES, start + LAP_TIME * 3);
+        assert!(!speed.fast, "the next lap took twice as long: slow again");
+        speed.note(LAP_BYTES / 2, start + LAP_TIME * 10);
+        assert!(!speed.fast, "a half lap judges nothing");
     }
 }

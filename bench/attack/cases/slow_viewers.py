@@ -206,7 +206,7 @@ def rows(report, args):
 
 def rate_text(rates, behind, report, args):
     text = f"{harness.fmt_spread(harness.spread(r / KIB for r in rates), 'KiB/s')}; {behind} below {BEHIND:.0%}"
-    if behind and report["parameters"].get("store") == "s3" and args.s3_server == "moto":
+    if behind and report["parameters"].get("store") == "s3" and args.s3_server == "moto" and args.cache == "off":
         return text + "; moto copies the whole object for every GET: straight from S3, use --s3-server s3s-fs"
     if behind and report["parameters"].get("store") == "s3":
         text += (f"; the viewers ask {args.count * args.rate / 1e6:.0f} MB/s in all, and s3s-fs serves about "
