@@ -306,12 +306,15 @@ async fn blocks_memory_no_longer_holds_are_read_back_from_disk() {
     let writes = origin.metric("vod_origin_cache_disk_writes_total").await;
     for block in 0..3 {
         assert_eq!(&get(block).await[..], expected(block));
+        // Blocks are written to disk in the background, after their requests are served, and
+        // the disk engine drops a write rather than queue more than two regions: each block's
+        // write is waited for before the next block is filled, so a busy machine cannot make
+        // the engine drop one.
+        eventually("a block was never written to disk", || async {
+            origin.metric("vod_origin_cache_disk_writes_total").await - writes >= (block + 1) as f64
+        })
+        .await;
     }
-    // Blocks are written to disk in the background, after their requests are served.
-    eventually("the blocks were never written to disk", || async {
-        origin.metric("vod_origin_cache_disk_writes_total").await - writes >= 3.0
-    })
-    .await;
     let (gets, disk_hits) = (proxy.gets(), origin.metric("vod_origin_cache_disk_requests_total{result=\"hit\"}").await);
     for block in 0..3 {
         assert_eq!(&get(block).await[..], expected(block), "block {block} again");

@@ -84,9 +84,11 @@ class Servers:
             self.store.start()
         return self.store
 
-    def origin(self, name, media=None, cache="on", settings=None, access_log=False, wrapper=(), deadline_s=60):
+    def origin(self, name, media=None, cache="on", settings=None, access_log=False, wrapper=(), deadline_s=60,
+               binary=None):
         """A fresh origin reading `media` (a folder), or the S3 stand-in when `media` is None;
-        under `wrapper` (valgrind) if given, with `deadline_s` to become ready."""
+        under `wrapper` (valgrind) if given, with `deadline_s` to become ready; `binary`, when
+        given, instead of --origin-bin."""
         config = origin.base_settings(self.workdir, media or self.workdir, secret=False)
         config["log.level"] = "info"
         env = None
@@ -96,7 +98,7 @@ class Servers:
             env = s3.CREDENTIALS
         config.update(settings or {})
         config.update(origin.parse_setting(text) for text in self.args.set)
-        server = origin.Origin(self.args.origin_bin, self.workdir, name, config, env=env, access_log=access_log,
+        server = origin.Origin(binary or self.args.origin_bin, self.workdir, name, config, env=env, access_log=access_log,
                                wrapper=wrapper)
         self._stack.callback(server.stop)
         self.origins.append(server)

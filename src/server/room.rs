@@ -7,10 +7,11 @@
 //!
 //! The kernel already bounds what each socket keeps unsent (`server.socket_unsent_bytes`,
 //! `TCP_NOTSENT_LOWAT`), so the room it has is known: that bound less its unsent bytes
-//! (`SIOCOUTQNSD`, an `ioctl` when a write needs more room than is known). Each write hands rustls no more than that room. With
-//! no room, rustls may take one byte: its record is what finds the socket full, so tokio's
-//! readiness, which wakes the write when the socket drains, and the send-stall clock below TLS
-//! (`stall`) both see the block. A write that never reached the socket would leave both blind.
+//! (`SIOCOUTQNSD`, an `ioctl` when a write needs more room than the last answer left). Each
+//! write hands rustls no more than that room. With no room, rustls may take one byte: its
+//! record is what finds the socket full, so tokio's readiness, which wakes the write when the
+//! socket drains, and the send-stall clock below TLS (`stall`) both see the block. A write that
+//! never reached the socket would leave both blind.
 //!
 //! Only slow clients are fitted. A client that took its last 256 KiB within 256 ms (1 MB/s or
 //! more) has 32 KiB in rustls' queue for at most 32 ms: it keeps rustls' two records, which
