@@ -18,8 +18,8 @@
 //!   What the socket keeps unsent (`server.socket_unsent_bytes`) does not count as taken: the
 //!   kernel takes that much from any client, one that reads nothing included. A fast client
 //!   reaches full 256 KiB pieces after its first 320 KiB; a stalled HTTP/2 stream (zero window)
-//!   and a slow reader hold one 16 KiB piece. The store is asked to read no more than the window (see `store::ChunkLimit`),
-//!   and a larger chunk is split without copying.
+//!   and a slow reader hold one 16 KiB piece. The store is asked to read no more than the
+//!   window (see `store::ChunkLimit`), and a larger chunk is split without copying.
 //! - **One budget for all bodies.** A piece's bytes are claimed from the budget before the store
 //!   is polled for them, and given back when the piece is dropped. When the budget is spent, new
 //!   reads wait; they never fail.

@@ -70,10 +70,12 @@ impl Speed {
         Self { lap_started: now, lap_bytes: 0, fast: false }
     }
 
-    /// Notes `taken` bytes written by `now`; a lap's end judges the client.
-    fn note(&mut self, taken: usize, now: Instant) {
+    /// Notes `taken` bytes written; a lap's end judges the client, at `now()` (the clock is
+    /// read once a lap, not once a write).
+    fn note(&mut self, taken: usize, now: impl FnOnce() -> Instant) {
         self.lap_bytes += taken;
         if self.lap_bytes >= LAP_BYTES {
+            let now = now();
             self.fast = now.duration_since(self.lap_started) <= LAP_TIME;
             (self.lap_started, self.lap_bytes) = (now, 0);
         }
@@ -114,7 +116,7 @@ impl<I: AsFd> FitToSocket<I> {
     fn took(&mut self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
         if let Poll::Ready(Ok(taken)) = written {
             self.known_room = self.known_room.saturating_sub(taken);
-            self.speed.note(taken, Instant::now());
+            self.speed.note(taken, Instant::now);
         }
         written
     }
@@ -175,13 +177,13 @@ mod tests {
     fn a_client_is_fast_once_a_lap_went_out_within_its_time() {
         let start = Instant::now();
         let mut speed = Speed::new(start);
-        speed.note(LAP_BYTES - 1, start + Duration::from_millis(1));
+        speed.note(LAP_BYTES - 1, || start + Duration::from_millis(1));
         assert!(!speed.fast, "new connections are fitted until a lap is done");
-        speed.note(1, start + LAP_TIME);
+        speed.note(1, || start + LAP_TIME);
         assert!(speed.fast, "256 KiB in 256 ms");
-        speed.note(LAP_BYTES, start + LAP_TIME * 3);
+        speed.note(LAP_BYTES, || start + LAP_TIME * 3);
         assert!(!speed.fast, "the next lap took twice as long: slow again");
-        speed.note(LAP_BYTES / 2, start + LAP_TIME * 10);
+        speed.note(LAP_BYTES / 2, || start + LAP_TIME * 10);
         assert!(!speed.fast, "a half lap judges nothing");
     }
 }

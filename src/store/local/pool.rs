@@ -8,8 +8,9 @@
 //!
 //! **The bound**: the pool keeps at most [`IDLE_BYTES`] of buffers nobody uses, and at most
 //! [`IDLE_PER_CLASS`] of each size. A buffer given back to a full pool is freed: the small
-//! classes, which slow clients use, keep a few MiB, not the whole bound. **An empty pool** allocates a new buffer: a read never waits
-//! for one (what responses may hold at once is the body budget's business, `body::pace`).
+//! classes, which slow clients use, keep a few MiB, not the whole bound. **An empty pool**
+//! allocates a new buffer: a read never waits for one (what responses may hold at once is the
+//! body budget's business, `body::pace`).
 
 use std::sync::{Arc, Mutex};
 
