@@ -23,9 +23,12 @@ pub struct CacheConfig {
     /// sent. Three quarters of it (less at least one block) holds the cache; a miss that finds
     /// it all in use reads its range straight from S3.
     pub max_bytes: u64,
-    /// Ranges longer than this many bytes stream straight from S3 without being cached, so one
-    /// download of a whole large file cannot flush the cache.
-    pub max_range: u64,
+    /// Ranges longer than this many bytes stream straight from S3 without being cached. None
+    /// (the default): every range goes through the blocks, whatever its length. A long range
+    /// cannot flush the cache (the eviction rule keeps a block read once from pushing out
+    /// popular ones), and through the blocks a slow viewer holds slices of shared blocks, where
+    /// straight from S3 it holds an S3 connection and its buffers at its own pace.
+    pub max_range: Option<u64>,
     /// How long an object's metadata (HeadObject) is reused. A replaced object is served in
     /// its new version at most this long after the replacement.
     #[serde(with = "super::duration")]
@@ -54,7 +57,7 @@ impl Default for CacheConfig {
             enabled: true,
             block_size: 8 * MIB,
             max_bytes: 512 * MIB,
-            max_range: 64 * MIB,
+            max_range: None,
             metadata_ttl: Duration::from_secs(5),
             read_ahead_blocks: 1,
             disk_dir: None,

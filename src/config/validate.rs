@@ -51,7 +51,7 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
         ("server.h2_max_pending_accept_reset_streams", server.h2_max_pending_accept_reset_streams as u64),
         ("server.h2_max_local_error_reset_streams", server.h2_max_local_error_reset_streams as u64),
         ("storage.s3.max_attempts", u64::from(s3.max_attempts)),
-        ("storage.cache.max_range", config.storage.cache.max_range),
+        ("storage.cache.max_range", config.storage.cache.max_range.unwrap_or(1)),
     ];
     for (key, value) in counts {
         if value == 0 {

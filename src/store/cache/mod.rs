@@ -5,7 +5,9 @@
 //! ETag and block index, in memory bounded by bytes; a client range is served as slices of the
 //! cached blocks, with no copy. Concurrent misses on one block are one read of the inner store,
 //! the block after a viewer's range is read ahead, and object metadata is kept for a few
-//! seconds. Ranges too large to cache stream straight through the inner store, as uncached.
+//! seconds. Every range goes through the blocks, however long, unless `max_range` is set: a
+//! slow viewer of a whole large file then holds slices of shared blocks, not an S3 connection
+//! read at its pace, and the eviction rule keeps one long download from flushing the cache.
 //!
 //! `storage.cache.max_bytes` bounds all block memory, not only what the cache holds: three
 //! quarters of it (less at least one block) is the cache, and the rest is room for blocks being
@@ -84,7 +86,7 @@ struct Core {
     metadata: MetadataCache,
     read_ahead: ReadAhead,
     block_size: u64,
-    max_range: u64,
+    max_range: Option<u64>,
 }
 
 impl CachedStore {
@@ -135,6 +137,12 @@ enum Part {
 impl Core {
     fn blocks(&self, meta: &ObjectMeta) -> Blocks {
         Blocks { size: self.block_size, object_len: meta.len }
+    }
+
+    /// Whether `range` is read straight from the inner store, uncached: only when the operator
+    /// set `max_range` and the range is longer.
+    fn streams_straight(&self, range: ByteRange) -> bool {
+        self.max_range.is_some_and(|max| range.len() > max)
     }
 
     /// Block `index` of the version `meta` names: cached, being filled, or no room to fill it;
@@ -273,7 +281,7 @@ impl Core {
         hint: ReadHint,
         filling: Filling,
     ) -> Result<Option<Prefetched>, StoreError> {
-        let Some(range) = hint.resolve(meta.len).filter(|range| range.len() <= self.max_range) else {
+        let Some(range) = hint.resolve(meta.len).filter(|range| !self.streams_straight(*range)) else {
             return Ok(None);
         };
         let chunks = self.respond(key, meta, range, Some(Found::Filling(filling, CacheLookup::Miss))).await?;
@@ -330,7 +338,7 @@ impl ObjectStore for CachedStore {
         range: ByteRange,
     ) -> BoxFuture<'a, Result<ByteStream, StoreError>> {
         Box::pin(async move {
-            if range.len() > self.core.max_range {
+            if self.core.streams_straight(range) {
                 return self.core.forget_if_changed(key, self.core.inner.get(key, meta, range).await).await;
             }
             self.core.respond(key, meta, range, None).await

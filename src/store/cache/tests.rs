@@ -320,3 +320,23 @@ async fn a_suffix_range_asks_for_the_metadata_first() {
     assert_eq!((meta.len, bytes.is_none()), (3 * BLOCK, true));
     assert_eq!((fake.heads(), fake.gets()), (1, 0));
 }
+
+#[tokio::test]
+async fn a_range_over_many_blocks_goes_through_them_unless_max_range_is_set() {
+    let fake = FakeStore::new(4 * BLOCK as usize);
+    let whole = content(4 * BLOCK as usize, 1);
+    let store = cached(&fake, |_| {}).await;
+    let (body, lookup) = read(&store, 0, 4 * BLOCK).await;
+    assert_eq!((body.unwrap(), lookup), (whole.clone(), Some(CacheLookup::Miss)));
+    for index in 0..4 {
+        assert_eq!(fake.gets_of(ByteRange::new(index * BLOCK, (index + 1) * BLOCK).unwrap()), 1, "block {index}");
+    }
+    let gets = fake.gets();
+    assert_eq!(read(&store, 0, 4 * BLOCK).await.1, Some(CacheLookup::Hit), "the blocks were kept");
+    assert_eq!(fake.gets(), gets);
+
+    let straight = cached(&fake, |c| c.max_range = Some(2 * BLOCK)).await;
+    let (body, lookup) = read(&straight, 0, 4 * BLOCK).await;
+    assert_eq!((body.unwrap(), lookup), (whole, None), "not looked up in the cache");
+    assert_eq!(fake.gets_of(ByteRange::new(0, 4 * BLOCK).unwrap()), 1, "one read of the whole range");
+}
