@@ -10,31 +10,16 @@ Variables a command sets (`etag=$(...)`) are there for the commands after it.
 """
 
 import argparse
-import pathlib
 import re
 import subprocess
 import sys
 import time
 import urllib.request
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+import blocks
+
 READY_URL = "http://127.0.0.1:9090/readyz"
 START_DEADLINE_S = 60
-COMMAND_DEADLINE_S = 30
-
-
-def commands(readme):
-    """The commands of the block after "Try it with curl": continuation lines joined."""
-    text = readme.read_text()
-    block = re.search(r"Try it with curl.*?```sh\n(.*?)```", text, re.DOTALL).group(1)
-    joined = re.sub(r"\\\n\s*", " ", block)
-    return [line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
-
-
-def expected_status(command):
-    """`# 403: ...` after a command: the status it must print."""
-    found = re.search(r"#\s*(\d{3})\b", command)
-    return found.group(1) if found else None
 
 
 def wait_ready(origin):
@@ -51,30 +36,18 @@ def wait_ready(origin):
     sys.exit(f"the origin was not ready within {START_DEADLINE_S} s")
 
 
-def run(command, assignments):
-    script = "set -o pipefail\n" + "".join(f"{a}\n" for a in assignments) + command
-    done = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=COMMAND_DEADLINE_S)
-    output = done.stdout + done.stderr
-    if done.returncode != 0:
-        return f"exited with status {done.returncode}:\n{output}"
-    status = expected_status(command)
-    if status and not re.search(rf"^HTTP/[\d.]+ {status}\b", done.stdout, re.MULTILINE):
-        return f"printed no {status} status line:\n{output}"
-    return None
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--origin-bin", default=str(REPO / "target/debug/vod-origin"))
+    parser.add_argument("--origin-bin", default=str(blocks.REPO / "target/debug/vod-origin"))
     args = parser.parse_args()
-    listed = commands(REPO / "README.md")
-    origin = subprocess.Popen([args.origin_bin], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    listed = blocks.block_after("Try it with curl")
+    origin = subprocess.Popen([args.origin_bin], cwd=blocks.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     failures = []
     try:
         wait_ready(origin)
         assignments = []
         for command in listed:
-            problem = run(command, assignments)
+            problem = blocks.run(command, assignments)
             print(f"{'FAIL' if problem else 'ok  '} {command}")
             if problem:
                 failures.append(f"{command}\n  {problem}")
