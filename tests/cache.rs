@@ -220,10 +220,15 @@ async fn the_next_block_is_read_ahead() {
 
 #[tokio::test]
 async fn a_fill_is_sent_to_its_waiters_as_it_arrives() {
-    // Blocks of 1 MiB are four pieces of 256 KiB; the fill stops after 300 KiB until released.
+    // Blocks of 1 MiB are a 16 KiB piece and pieces of 256 KiB; the fill stops after 300 KiB
+    // until released, and the SDK must not give up on the pause and resume meanwhile.
     let block = 1024 * 1024;
     let content = pattern(2 * block, 12);
-    let (origin, proxy) = setup(&[("video.mp4", content.clone())], |c| c.storage.cache.block_size = block as u64).await;
+    let (origin, proxy) = setup(&[("video.mp4", content.clone())], |c| {
+        c.storage.cache.block_size = block as u64;
+        c.storage.s3.stalled_stream_grace = Duration::from_secs(600);
+    })
+    .await;
     let gets = proxy.gets();
     let (reached, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     proxy.fail_body(BodyFault::PauseThenCut(300 * 1024, reached.clone(), release.clone()));
@@ -244,6 +249,27 @@ async fn a_fill_is_sent_to_its_waiters_as_it_arrives() {
     assert_eq!(proxy.gets() - gets, 2, "the fill and its resumption");
     assert_eq!(&get(&origin, "bytes=500000-500099").await.unwrap()[..], &content[500000..500100]);
     assert_eq!(proxy.gets() - gets, 2, "cached");
+}
+
+#[tokio::test]
+async fn a_cold_blocks_first_bytes_go_out_before_a_whole_piece_has_arrived() {
+    // The fill stops after 20 KiB until released: past the block's 16 KiB first piece, well
+    // short of a 256 KiB piece. The SDK must not give up on the pause and resume meanwhile.
+    let block = 1024 * 1024;
+    let content = pattern(block, 13);
+    let (origin, proxy) = setup(&[("video.mp4", content.clone())], |c| {
+        c.storage.cache.block_size = block as u64;
+        c.storage.s3.stalled_stream_grace = Duration::from_secs(600);
+    })
+    .await;
+    let (reached, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    proxy.fail_body(BodyFault::PauseThenCut(20 * 1024, reached.clone(), release.clone()));
+    // With only 256 KiB pieces, this would wait for bytes that never come: fail then.
+    let first = tokio::time::timeout(Duration::from_secs(60), get(&origin, "bytes=0-99")).await;
+    assert_eq!(&first.expect("sent while the fill waits").unwrap()[..], &content[..100]);
+    reached.notified().await;
+    release.notify_one();
+    assert_eq!(&get(&origin, "bytes=0-").await.unwrap()[..], &content[..], "the block completes after the pause");
 }
 
 #[tokio::test]

@@ -75,11 +75,12 @@ class Servers:
     def ca(self):
         return self.certs / "dev-ca.pem"
 
-    def s3(self):
-        """The S3 stand-in, started on first use."""
+    def s3(self, server=None):
+        """The S3 stand-in, started on first use: moto, or `server` when given (an
+        `s3.S3sFsServer`, seeded)."""
         if self.store is None:
-            say("starting the S3 stand-in (moto)")
-            self.store = s3.S3Server(self.workdir)
+            self.store = server or s3.S3Server(self.workdir)
+            say(f"starting the S3 stand-in ({'moto' if server is None else server.name})")
             self._stack.callback(self.store.stop)
             self.store.start()
         return self.store

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::watch;
 
-use super::block::{Assembler, Block, PIECE_BYTES, slices_of};
+use super::block::{Assembler, Block, Layout, slices_of};
 use super::budget::Reservation;
 use super::disk::DiskTier;
 use super::in_flight::{Claim, Vacant};
@@ -31,8 +31,8 @@ use crate::telemetry;
 /// What a fill has published so far: its sealed pieces, in order, and once it has ended, how.
 pub(super) struct Published {
     pieces: Vec<Bytes>,
-    /// The length of every piece but the last.
-    piece_len: usize,
+    /// Where each piece starts.
+    layout: Layout,
     outcome: Option<Result<(), Arc<StoreError>>>,
 }
 
@@ -61,9 +61,9 @@ impl Fill {
     /// is the same kind of fetch as the lookup that starts it (a request's, or a prefetch's).
     pub fn start(self, reservation: Reservation, slot: Vacant<'_, Filling>) -> Result<Filling, StoreError> {
         let len = usize::try_from(self.extent.len()).map_err(|_| StoreError::internal("block too large"))?;
-        let block = Assembler::new(len, PIECE_BYTES, reservation);
+        let block = Assembler::new(len, Layout::BLOCKS, reservation);
         let (published, filling) =
-            watch::channel(Published { pieces: Vec::new(), piece_len: PIECE_BYTES, outcome: None });
+            watch::channel(Published { pieces: Vec::new(), layout: Layout::BLOCKS, outcome: None });
         let filling = Filling(filling);
         let claim = slot.claim(filling.clone());
         tokio::spawn(Fetch::current().scope(self.run(claim, block, published)));
@@ -181,10 +181,12 @@ impl FillingPart {
         };
         let next = self.next;
         let arrived = published
-            .wait_for(|published| published.outcome.is_some() || published.pieces.len() * published.piece_len > next)
+            .wait_for(|published| {
+                published.outcome.is_some() || published.layout.start_of(published.pieces.len()) > next
+            })
             .await
             .map_err(|_| StoreError::internal("block fill abandoned"))?;
-        let slices = slices_of(&arrived.pieces, arrived.piece_len, next..self.end);
+        let slices = slices_of(&arrived.pieces, arrived.layout, next..self.end);
         if slices.is_empty() {
             return Err(match &arrived.outcome {
                 Some(Err(error)) => error.duplicate(),

@@ -14,8 +14,8 @@
 //! filled and for evicted blocks that responses are still sending. A miss that finds the whole
 //! bound in use reads its range straight from the store (`bypass`), as without the cache.
 //!
-//! A cold block is sent to every request waiting on it as it arrives, in 256 KiB pieces: the
-//! first byte waits for the piece that holds it, not for the whole block.
+//! A cold block is sent to every request waiting on it as it arrives, in pieces (16 KiB, then
+//! 256 KiB each): the first byte waits for the piece that holds it, not for the whole block.
 //!
 //! Split by role, as pingora-cache splits key, lock and eviction:
 //!
