@@ -20,14 +20,14 @@ use super::budget::Reservation;
 /// Bytes per piece. Also the largest slice handed to hyper at once, which keeps the access log's
 /// byte count and the send-stall clock close to what the client actually took, as S3's own
 /// chunks would.
-pub(super) const PIECE_BYTES: usize = 256 * 1024;
+const PIECE_BYTES: usize = 256 * 1024;
 
 /// Bytes of a block's first piece: one TLS record, what a response's first write sends.
-pub(super) const FIRST_PIECE_BYTES: usize = 16 * 1024;
+const FIRST_PIECE_BYTES: usize = 16 * 1024;
 
 /// Where a block's pieces start: a first piece of `first` bytes, then pieces of `rest` (the
 /// block's last piece takes what is left).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Layout {
     first: usize,
     rest: usize,
@@ -50,8 +50,8 @@ impl Layout {
         if offset < self.first { 0 } else { 1 + (offset - self.first) / self.rest }
     }
 
-    /// The block offset piece `index` starts at; for the number of pieces sealed, the bytes
-    /// they hold (the last piece being full).
+    /// The block offset piece `index` starts at: also the bytes held by the `index` pieces
+    /// before it, when they are full.
     pub fn start_of(self, index: usize) -> usize {
         match index {
             0 => 0,
@@ -65,8 +65,8 @@ impl Layout {
     }
 }
 
-/// The bytes of one block, in pieces of equal size (the last may be shorter). Cloning it is a
-/// reference count.
+/// The bytes of one block, in pieces laid out as its [`Layout`] says. Cloning it is a reference
+/// count.
 #[derive(Clone)]
 pub(super) struct Block {
     pieces: Arc<[Bytes]>,
