@@ -124,7 +124,7 @@ impl LoadedConfig {
 
     /// The configuration as TOML, secrets redacted: what `check-config` prints.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(&self.config).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+        toml_render::to_string_pretty(&self.config).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }
 
@@ -184,6 +184,16 @@ mod tests {
         assert_eq!(error.key, "\"\"", "{error}");
         let error = LoadedConfig::from_toml("[server]\n\"a.b\" = 1").err().unwrap();
         assert_eq!(error.key, "server.\"a.b\"", "{error}");
+    }
+
+    #[test]
+    fn a_value_with_hundreds_of_quotes_in_a_row_renders_and_reads_back() {
+        // Found by the `config` fuzz target: 256 quotes in a row overflowed the TOML writer.
+        let host = format!("a{}b{}c", "'".repeat(300), "\"".repeat(300));
+        let text = format!("[server]\npublic_host = {}", toml_render::Value::from(host.clone()));
+        let rendered = LoadedConfig::from_toml(&text).unwrap().to_toml();
+        let again = LoadedConfig::from_toml(&rendered).unwrap();
+        assert_eq!(again.config.server.public_host.as_deref(), Some(host.as_str()));
     }
 
     #[test]
