@@ -9,6 +9,7 @@ text (`# "ok" once ...`: that text must be printed).
 import pathlib
 import re
 import subprocess
+import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -55,3 +56,11 @@ def run(command, assignments=(), timeout=30):
     if expected and expected[0] == "text" and expected[1] not in done.stdout:
         return f"did not print {expected[1]!r}:\n{output}"
     return None
+
+
+def report(failures, count):
+    """Exits with the failures, if any, else says that `count` commands ran as written; 0."""
+    if failures:
+        sys.exit("README commands that did not do what it says:\n" + "\n".join(failures))
+    print(f"{count} README commands ran as written")
+    return 0

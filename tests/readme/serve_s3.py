@@ -117,10 +117,7 @@ def main():
     # The first block's origin and curl commands, after s3s-fs instead of the in-process server.
     standalone += [c for c in in_process if not c.startswith("cargo run --example")]
     failures = run_block("in-process S3", in_process) + run_block("s3s-fs", standalone)
-    if failures:
-        sys.exit("README commands that did not do what it says:\n" + "\n".join(failures))
-    print(f"{len(in_process) + len(standalone)} README commands ran as written")
-    return 0
+    return blocks.report(failures, len(in_process) + len(standalone))
 
 
 if __name__ == "__main__":

@@ -56,10 +56,7 @@ def main():
     finally:
         origin.terminate()
         origin.wait(timeout=30)
-    if failures:
-        sys.exit("README commands that did not do what it says:\n" + "\n".join(failures))
-    print(f"{len(listed)} README commands ran as written")
-    return 0
+    return blocks.report(failures, len(listed))
 
 
 if __name__ == "__main__":
