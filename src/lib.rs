@@ -22,7 +22,7 @@
 //! - [`media_type`], [`cache_control`]: `Content-Type` and `Cache-Control` per object.
 //! - [`error`]: the request path's one error type, its statuses by fault, and the one function
 //!   that answers a refusal.
-//! - [`telemetry`]: metric names and the access log; [`logging`]: where log lines go.
+//! - [`telemetry`]: metric names; [`logging`]: where log lines go, and the access log's line.
 //! - [`cli`], [`probe`]: the command line, and the health check containers run.
 //! - `fuzzing` (hidden): one entry per parser, with its invariant, for `fuzz/` and `tests/fuzz_corpus.rs`.
 

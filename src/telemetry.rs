@@ -1,5 +1,5 @@
-//! What the origin reports about its traffic: Prometheus metrics (names carry their unit, labels
-//! are bounded and never copied from request headers) and the access log, one line per request.
+//! What the origin reports about its traffic in Prometheus metrics: names carry their unit, labels
+//! are bounded and never copied from request headers. The access log is `logging::access`.
 
 use std::sync::OnceLock;
 

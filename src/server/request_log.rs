@@ -15,6 +15,7 @@ use pin_project_lite::pin_project;
 
 use super::idle::ActiveGuard;
 use super::streams::StreamProgress;
+use crate::logging::access::AccessLine;
 use crate::pipeline::Outcome;
 use crate::telemetry;
 
@@ -76,29 +77,30 @@ impl RequestLog {
         metrics::counter!(telemetry::RESPONSE_BYTES_TOTAL, "route" => route).increment(self.bytes);
         metrics::histogram!(telemetry::REQUEST_DURATION_SECONDS, "route" => route).record(duration.as_secs_f64());
         metrics::histogram!(telemetry::TIME_TO_FIRST_BYTE_SECONDS, "route" => route).record(self.ttfb.as_secs_f64());
-        // Values from the request are recorded as strings, never with `%`: the text format then
-        // quotes and escapes them (logfmt), so a header cannot forge a field, and the JSON
-        // format writes them as JSON strings.
-        let text = |value: &Option<HeaderValue>| value.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-        tracing::info!(
-            target: "access",
-            method = self.method.as_str(),
-            path = self.path.as_str(),
-            status = self.status.as_u16(),
-            range = text(&self.range).as_str(),
-            bytes = self.bytes,
+        AccessLine {
+            method: self.method.as_str(),
+            path: &self.path,
+            status: self.status.as_u16(),
+            range: text(&self.range),
+            bytes: self.bytes,
             complete,
-            duration_ms = milliseconds(duration),
-            ttfb_ms = milliseconds(self.ttfb),
-            peer = %self.peer,
-            cf_id = text(&self.cf_id).as_str(),
-            forwarded_for = text(&self.forwarded_for).as_str(),
-            user_agent = text(&self.user_agent).as_str(),
-            protocol = self.protocol,
+            duration_ms: milliseconds(duration),
+            ttfb_ms: milliseconds(self.ttfb),
+            peer: self.peer,
+            cf_id: text(&self.cf_id),
+            forwarded_for: text(&self.forwarded_for),
+            user_agent: text(&self.user_agent),
+            protocol: self.protocol,
             route,
-            storage = self.outcome.storage.as_str(),
-        );
+            storage: self.outcome.storage.as_str(),
+        }
+        .write();
     }
+}
+
+/// A header's value as the log writes it: `-` when absent or not visible ASCII.
+fn text(value: &Option<HeaderValue>) -> &str {
+    value.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-")
 }
 
 /// A duration in milliseconds, to the microsecond: `17.765`, not `17.765451000000002`.
@@ -166,91 +168,5 @@ impl<B: Body> Body for Tracked<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::Write;
-    use std::sync::Mutex;
-
-    use super::*;
-
-    /// Collects what a subscriber writes.
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Capture {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// The `key=value` pairs of a logfmt line: values bare or double-quoted with `\` escapes.
-    fn logfmt(line: &str) -> Vec<(String, String)> {
-        let mut pairs = Vec::new();
-        let mut rest = line.trim();
-        while let Some((key, after)) = rest.split_once('=') {
-            let key = key.rsplit(' ').next().unwrap().to_owned();
-            let (value, tail) = match after.strip_prefix('"') {
-                Some(quoted) => {
-                    let mut value = String::new();
-                    let mut chars = quoted.char_indices();
-                    let end = loop {
-                        match chars.next() {
-                            Some((_, '\\')) => value.push(chars.next().unwrap().1),
-                            Some((i, '"')) => break i + 1,
-                            Some((_, c)) => value.push(c),
-                            None => panic!("unterminated value in {line}"),
-                        }
-                    };
-                    (value, &quoted[end..])
-                }
-                None => {
-                    let end = after.find(' ').unwrap_or(after.len());
-                    (after[..end].to_owned(), &after[end..])
-                }
-            };
-            pairs.push((key, value));
-            rest = tail;
-        }
-        pairs
-    }
-
-    #[test]
-    fn request_headers_cannot_forge_fields_of_the_text_access_log() {
-        let forged = r#"x" status=200 path=/forged peer=6.6.6.6:1 \"#;
-        let request = http::Request::get("/sample/a.mp4")
-            .header(header::USER_AGENT, forged)
-            .header(header::RANGE, "bytes=0-1 status=500")
-            .header("x-amz-cf-id", "id=\"1\"")
-            .body(())
-            .unwrap();
-        let (parts, ()) = request.into_parts();
-        let log = RequestLog::new(&parts, Instant::now(), "127.0.0.1:4000".parse().unwrap(), "http1");
-        let capture = Capture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
-        tracing::subscriber::with_default(subscriber, || log.finish());
-        let line = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-        let fields = logfmt(line.split_once("access: ").expect("an access event").1);
-        let value = |key: &str| {
-            let found: Vec<_> = fields.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect();
-            assert_eq!(found.len(), 1, "{key} appears once in {line}");
-            found[0].to_owned()
-        };
-        assert_eq!(value("user_agent"), forged);
-        assert_eq!(value("range"), "bytes=0-1 status=500");
-        assert_eq!(value("cf_id"), "id=\"1\"");
-        assert_eq!(value("path"), "/sample/a.mp4");
-        assert_eq!(value("status"), "200");
-        assert_eq!(value("peer"), "127.0.0.1:4000");
-        let duration = value("duration_ms");
-        assert!(duration.split_once('.').is_none_or(|(_, decimals)| decimals.len() <= 3), "{duration}");
     }
 }
