@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::idle::Activity;
+use super::idle::{Activity, PauseAfter};
 use super::keep_alive::{Exchange, Rewind};
 use super::linger::{Lingering, ResetOnClose};
 use super::room::FitToSocket;
@@ -240,17 +240,18 @@ where
 {
     let Connection { accepted: Accepted { peer, .. }, send_stall, reset, shared, shutdown } = connection;
     let (peer, limits) = (*peer, &shared.limits);
-    tokio::pin!(served);
+    let served = PauseAfter::new(served, graceful_shutdown, &watch.activity, pause_after);
     let idle = watch.activity.idle_for(limits.idle_timeout);
     let first_request = watch.activity.none_by(watch.first_request_by);
-    // No pause (`u64::MAX`: no mark is ever passed) on HTTP/2.
-    let exchange_done = watch.activity.finished_after(pause_after.unwrap_or(u64::MAX));
     let refusal_deadline = tokio::time::sleep(Duration::MAX);
-    tokio::pin!(idle, first_request, exchange_done, refusal_deadline);
-    let (mut closing, mut refused, mut pausing) = (false, false, false);
+    tokio::pin!(served, idle, first_request, refusal_deadline);
+    let (mut closing, mut refused) = (false, false);
     loop {
         tokio::select! {
-            result = served.as_mut() => return driven(peer, result, pausing && !closing && !refused, watch),
+            result = served.as_mut() => {
+                let paused = served.paused() && !closing && !refused;
+                return driven(peer, result, paused, watch);
+            }
             () = shutdown.stopping.cancelled() => return abandon(peer, "drain_timeout", reset),
             () = send_stall.exceeds(limits.send_timeout) => return stalled(peer, limits.send_timeout, reset),
             () = &mut first_request => return gone(peer, "no_request"),
@@ -259,20 +260,16 @@ where
                 refused = true;
                 closed(peer, "refused");
                 refusal_deadline.as_mut().reset(Instant::now() + limits.refusal_timeout);
-                graceful_shutdown(served.as_mut());
-            }
-            () = &mut exchange_done, if !pausing => {
-                pausing = true;
-                graceful_shutdown(served.as_mut());
+                served.as_mut().stop();
             }
             () = shutdown.draining.cancelled(), if !closing => {
                 closing = true;
-                graceful_shutdown(served.as_mut());
+                served.as_mut().stop();
             }
             () = &mut idle, if !closing => {
                 closing = true;
                 closed(peer, "idle");
-                graceful_shutdown(served.as_mut());
+                served.as_mut().stop();
             }
         }
     }
