@@ -1,7 +1,9 @@
 """builds: two origin builds side by side, for a change on the hot path.
 
-Both builds serve the same local folder; wrk asks each for 1 MiB ranges at random offsets of a
-large object, the builds taking turns round by round (the order alternating), and each round's
+Both builds serve the same local folder; in each round curl asks each for a 1 KiB range
+`--first-bytes` times on one kept-alive connection (the median first byte: what a request costs
+before its body), then wrk asks each for 1 MiB ranges at random offsets of a large object, the
+builds taking turns round by round (the order alternating), and each round's median first byte,
 server CPU per GB, req/s and p99 is kept. On these shared 2-core machines rounds of one build
 differ by ±15%, more than most changes: compare the medians, read the spread, and prefer
 callgrind (`bench/run.py callgrind`) for what instruction counts can show.
@@ -15,9 +17,11 @@ from drivers import common
 from rig import clients, sampler, scratch
 
 NAME = "builds"
-SUMMARY = "two builds side by side: 1 MiB ranges in interleaved rounds, CPU per GB, req/s, p99"
+SUMMARY = "two builds side by side in interleaved rounds: first byte of 1 KiB ranges; 1 MiB ranges' CPU per GB, req/s, p99"
 MIB = common.MIB
 SIDES = ("baseline", "origin")
+MEASURES = ("first_byte_ms", "cpu_s_per_gb", "rps", "p99_ms")
+FIRST_BYTE_RANGE = f"bytes={MIB}-{MIB + 1023}"
 
 
 def add_arguments(parser):
@@ -26,6 +30,7 @@ def add_arguments(parser):
     parser.add_argument("--rounds", type=int, default=5, help="rounds, each build once per round (default 5)")
     parser.add_argument("--seconds", type=float, default=10, help="each wrk run, s (default 10)")
     parser.add_argument("--big-mib", type=int, default=1024, help="the object's size, MiB (default 1024)")
+    parser.add_argument("--first-bytes", type=int, default=200, help="1 KiB ranges per round and build (default 200)")
 
 
 def run(args):
@@ -36,19 +41,21 @@ def run(args):
         big = scratch.random_file(media / "big.bin", args.big_mib * MIB)
         origins = {"baseline": servers.origin("baseline", media=media, binary=args.baseline_bin),
                    "origin": servers.origin("origin", media=media)}
-        samples = {side: {"cpu_s_per_gb": [], "rps": [], "p99_ms": []} for side in SIDES}
+        samples = {side: {name: [] for name in MEASURES} for side in SIDES}
         for side, server in origins.items():
             clients.ranges(f"{server.base_url()}/big.bin", big.stat().st_size, 16, 2)
         for round_ in range(args.rounds):
             for side in (SIDES if round_ % 2 == 0 else reversed(SIDES)):
                 common.say(f"round {round_ + 1} of {args.rounds}: {side}")
-                measure(origins[side], big, args, samples[side])
+                measure(origins[side], big, args, samples[side], servers.ca)
             servers.check_alive()
     report(samples, args)
     return 0
 
 
-def measure(server, big, args, into):
+def measure(server, big, args, into, ca):
+    urls = [f"{server.base_url()}/big.bin"] * (args.first_bytes + 1)
+    into["first_byte_ms"].append(clients.median_first_byte(urls, ca, FIRST_BYTE_RANGE))
     before = sampler.cost([server.pid])
     got = clients.ranges(f"{server.base_url()}/big.bin", big.stat().st_size, args.connections, args.seconds)
     spent = sampler.cost_between(before, sampler.cost([server.pid]))
@@ -58,11 +65,12 @@ def measure(server, big, args, into):
 
 
 def report(samples, args):
-    print(f"\n{args.connections} connections, 1 MiB ranges, {args.rounds} rounds of {args.seconds:g} s; "
+    print(f"\nfirst byte: median of {args.first_bytes} 1 KiB ranges; then {args.connections} connections, "
+          f"1 MiB ranges, {args.rounds} rounds of {args.seconds:g} s; "
           f"baseline {args.baseline_bin}, origin {args.origin_bin}\n")
     print("| measure | baseline (median) | origin (median) | origin / baseline | origin's rounds | baseline's rounds |")
     print("|---|---|---|---|---|---|")
-    for measure_name in ("cpu_s_per_gb", "rps", "p99_ms"):
+    for measure_name in MEASURES:
         base, new = samples["baseline"][measure_name], samples["origin"][measure_name]
         ratio = statistics.median(new) / statistics.median(base)
         print(f"| {measure_name} | {statistics.median(base):.3f} | {statistics.median(new):.3f} | {ratio:.2f}× | "
