@@ -125,7 +125,7 @@ impl AccessLine<'_> {
             LogFormat::Json => {
                 let _ = write!(line, r#"{{"timestamp":"{timestamp}","level":"INFO""#);
                 for (name, value) in self.fields() {
-                    let _ = write!(line, r#","{name}":"#);
+                    push_all(line, &[b",\"", name.as_bytes(), b"\":"]);
                     value.json(line);
                 }
                 line.extend_from_slice(b",\"target\":\"access\"}\n");
@@ -133,7 +133,7 @@ impl AccessLine<'_> {
             LogFormat::Text => {
                 let _ = write!(line, "{timestamp}  INFO access:");
                 for (name, value) in self.fields() {
-                    let _ = write!(line, " {name}=");
+                    push_all(line, &[b" ", name.as_bytes(), b"="]);
                     value.text(line);
                 }
                 line.push(b'\n');
@@ -144,26 +144,73 @@ impl AccessLine<'_> {
 
 impl Value<'_> {
     fn json(&self, line: &mut Vec<u8>) {
-        let _ = match self {
-            // serde_json's escaping and number formatting, straight into the buffer.
-            Self::Text(text) => serde_json::to_writer(line, text).map_err(std::io::Error::from),
-            Self::Count(count) => write!(line, "{count}"),
-            Self::Milliseconds(ms) => serde_json::to_writer(line, ms).map_err(std::io::Error::from),
-            Self::Flag(flag) => write!(line, "{flag}"),
-            Self::Peer(peer) => write!(line, "\"{peer}\""),
-        };
+        match self {
+            // serde_json's escaping, straight into the buffer.
+            Self::Text(text) => {
+                let _ = serde_json::to_writer(line, text);
+            }
+            Self::Peer(peer) => {
+                line.push(b'"');
+                push_peer(line, *peer);
+                line.push(b'"');
+            }
+            Self::Count(count) => push_count(line, *count),
+            Self::Milliseconds(ms) => push_milliseconds(line, *ms),
+            Self::Flag(flag) => push_flag(line, *flag),
+        }
     }
 
     fn text(&self, line: &mut Vec<u8>) {
-        let _ = match self {
+        match self {
             // Rust's string escapes: `"` and `\` escaped, control characters as `\n`, `\u{1b}`.
-            Self::Text(text) => write!(line, "{text:?}"),
-            Self::Count(count) => write!(line, "{count}"),
-            Self::Milliseconds(ms) => write!(line, "{ms:?}"),
-            Self::Flag(flag) => write!(line, "{flag}"),
-            Self::Peer(peer) => write!(line, "{peer}"),
-        };
+            Self::Text(text) => {
+                let _ = write!(line, "{text:?}");
+            }
+            Self::Peer(peer) => push_peer(line, *peer),
+            Self::Count(count) => push_count(line, *count),
+            Self::Milliseconds(ms) => push_milliseconds(line, *ms),
+            Self::Flag(flag) => push_flag(line, *flag),
+        }
     }
+}
+
+// Numbers and addresses are written with `itoa` and `ryu` (serde_json's own) rather than through
+// `fmt`, whose machinery cost more than the rest of the line.
+
+fn push_all(line: &mut Vec<u8>, parts: &[&[u8]]) {
+    for part in parts {
+        line.extend_from_slice(part);
+    }
+}
+
+fn push_count(line: &mut Vec<u8>, count: u64) {
+    line.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
+}
+
+/// Shortest round-trip form: `17.765`, `0.0`.
+fn push_milliseconds(line: &mut Vec<u8>, ms: f64) {
+    line.extend_from_slice(ryu::Buffer::new().format(ms).as_bytes());
+}
+
+fn push_flag(line: &mut Vec<u8>, flag: bool) {
+    line.extend_from_slice(if flag { b"true" } else { b"false" });
+}
+
+/// `192.0.2.1:443`; IPv6 as `[2001:db8::1]:443`, through `fmt` (the standard's compression rules).
+fn push_peer(line: &mut Vec<u8>, peer: SocketAddr) {
+    let SocketAddr::V4(v4) = peer else {
+        let _ = write!(line, "{peer}");
+        return;
+    };
+    let mut digits = itoa::Buffer::new();
+    for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+        if i > 0 {
+            line.push(b'.');
+        }
+        line.extend_from_slice(digits.format(octet).as_bytes());
+    }
+    line.push(b':');
+    line.extend_from_slice(digits.format(v4.port()).as_bytes());
 }
 
 #[cfg(test)]
@@ -277,5 +324,15 @@ mod tests {
         assert_eq!(entry["duration_ms"], 17.765);
         assert_eq!(entry["ttfb_ms"], 0.0);
         assert_eq!(entry["peer"], "127.0.0.1:4000");
+    }
+
+    #[test]
+    fn peers_are_written_as_the_standard_library_writes_them() {
+        for peer in ["0.0.0.0:0", "203.0.113.255:65535", "[2001:db8::1]:443", "[::ffff:192.0.2.1]:80"] {
+            let address: SocketAddr = peer.parse().unwrap();
+            let mut written = Vec::new();
+            push_peer(&mut written, address);
+            assert_eq!(String::from_utf8(written).unwrap(), address.to_string());
+        }
     }
 }
