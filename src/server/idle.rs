@@ -208,6 +208,24 @@ mod tests {
         idle.await.unwrap();
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn the_idle_time_counts_from_the_end_of_the_last_request() {
+        let activity = Activity::default();
+        let start = Instant::now();
+        let guard = activity.begin();
+        let idle = tokio::spawn({
+            let activity = activity.clone();
+            async move {
+                activity.idle_for(Duration::from_secs(60)).await;
+                Instant::now()
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(50)).await;
+        drop(guard);
+        let idle_at = idle.await.unwrap() - start;
+        assert!(idle_at >= Duration::from_secs(110) && idle_at < Duration::from_secs(111), "{idle_at:?}");
+    }
+
     /// A connection stand-in: pending until stopped, then done.
     #[derive(Default)]
     struct Served {
