@@ -19,6 +19,8 @@
 //!   role: block key, memory and eviction, the in-flight map, the fill task.
 //! - [`body`]: the response body, which never ends short of its `Content-Length`, and its pace:
 //!   what a body holds follows its client's speed, within one budget for all bodies.
+//! - [`package`]: on-the-fly HLS and DASH of MP4 files, the pure part: the `moov` found by
+//!   ranged reads and indexed compactly, segments cut, CMAF headers and manifests written.
 //! - [`media_type`], [`cache_control`]: `Content-Type` and `Cache-Control` per object.
 //! - [`error`]: the request path's one error type, its statuses by fault, and the one function
 //!   that answers a refusal.
@@ -43,6 +45,7 @@ pub mod guard;
 pub mod key;
 pub mod logging;
 pub mod media_type;
+pub mod package;
 pub mod pipeline;
 pub mod plan;
 pub mod probe;
