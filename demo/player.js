@@ -1,11 +1,14 @@
-// The demo page: plays the sample as HLS (hls.js) and as progressive MP4 from the media origin,
+// The demo page: plays the sample as HLS (hls.js) from its segments in the folder, as HLS and as
+// DASH (dash.js) packaged on the fly from the MP4, and as progressive MP4, from the media origin,
 // and lists every request the players make with what the browser lets the page read of it.
 "use strict";
 
 const HEADERS = ["content-range", "etag", "cache-control", "vary", "access-control-allow-origin", "x-cache"];
 const rows = document.querySelector("#requests tbody");
 // What the browser test reads: the players' progress and the table's rows.
-window.demo = { hls: { state: "loading", time: 0 }, mp4: { state: "loading", time: 0 }, requests: [] };
+const PLAYERS = ["hls", "packagedHls", "packagedDash", "mp4"];
+window.demo = { requests: [] };
+for (const player of PLAYERS) window.demo[player] = { state: "loading", time: 0, duration: 0, ended: false };
 
 function cell(row, text, hidden) {
   const td = row.insertCell();
@@ -48,9 +51,8 @@ function headersOf(get) {
   return headers;
 }
 
-function playHls(origin) {
-  const video = document.getElementById("hls");
-  const source = `${origin}/sample/hls/index.m3u8`;
+function playHls(player, source, label) {
+  const video = document.getElementById(player);
   if (!window.Hls || !Hls.isSupported()) {
     video.src = source; // Safari plays HLS itself
     return video;
@@ -65,15 +67,37 @@ function playHls(origin) {
       });
       xhr.addEventListener("loadend", () => {
         const seen = { status: xhr.status, headers: xhr.status ? headersOf((n) => xhr.getResponseHeader(n)) : {} };
-        addRow("hls.js", url, null, seen, firstByte);
+        addRow(label, url, null, seen, firstByte);
       });
     },
   });
   hls.on(Hls.Events.ERROR, (_, data) => {
-    if (data.fatal) setState("hls", `failed: ${data.details}`, true);
+    if (data.fatal) setState(player, `failed: ${data.details}`, true);
   });
   hls.loadSource(source);
   hls.attachMedia(video);
+  return video;
+}
+
+function playDash(player, source) {
+  const video = document.getElementById(player);
+  if (!window.dashjs) {
+    setState(player, "failed: dash.js did not load", true);
+    return video;
+  }
+  const dash = dashjs.MediaPlayer().create();
+  dash.addResponseInterceptor((response) => {
+    const headers = {};
+    for (const [name, value] of Object.entries(response.headers || {})) {
+      if (HEADERS.includes(name.toLowerCase())) headers[name.toLowerCase()] = value;
+    }
+    addRow("dash.js", response.url || response.request.url, null, { status: response.status, headers });
+    return Promise.resolve(response);
+  });
+  dash.on(dashjs.MediaPlayer.events.ERROR, (event) => {
+    setState(player, `failed: ${event.error && event.error.message ? event.error.message : "error"}`, true);
+  });
+  dash.initialize(video, source, true);
   return video;
 }
 
@@ -95,9 +119,13 @@ async function probeMp4(url) {
 function watch(player, video) {
   video.addEventListener("timeupdate", () => {
     window.demo[player].time = video.currentTime;
+    window.demo[player].duration = video.duration || 0;
     if (video.currentTime > 0) setState(player, `playing at ${video.currentTime.toFixed(1)} s`);
   });
-  video.addEventListener("ended", () => setState(player, "ended"));
+  video.addEventListener("ended", () => {
+    window.demo[player].ended = true;
+    setState(player, "ended");
+  });
   video.addEventListener("error", () => setState(player, "failed: the video element gave up", true));
   video.play().catch(() => {}); // muted: autoplay is allowed; if not, the controls are there
 }
@@ -113,7 +141,9 @@ async function main() {
   link.textContent = other === "127.0.0.1"
     ? "Open this page from https://127.0.0.1 instead: an origin the development rules refuse."
     : "Back to https://localhost, an origin the rules allow.";
-  watch("hls", playHls(origin));
+  watch("hls", playHls("hls", `${origin}/sample/hls/index.m3u8`, "hls.js"));
+  watch("packagedHls", playHls("packagedHls", `${origin}/hls/sample/sample.mp4/master.m3u8`, "hls.js (packaged)"));
+  watch("packagedDash", playDash("packagedDash", `${origin}/dash/sample/sample.mp4/manifest.mpd`));
   const mp4 = document.getElementById("mp4");
   mp4.src = `${origin}/sample/sample.mp4`;
   mp4.crossOrigin = "anonymous"; // a CORS request, as a player that reads pixels would make

@@ -93,6 +93,17 @@ metric_names! {
     BODY_BUFFER_BYTES: Gauge = "vod_origin_body_buffer_bytes";
     /// Reads that waited because `server.body_buffer_bytes` was spent.
     BODY_BUDGET_WAITS_TOTAL: Counter = "vod_origin_body_budget_waits_total";
+    /// Packaged HLS and DASH answers, by `kind`: `playlist` (a multivariant or media playlist, or
+    /// a DASH manifest), `init` (an initialization segment), `media` (a media segment).
+    PACKAGING_REQUESTS_TOTAL: Counter = "vod_origin_packaging_requests_total";
+    /// Lookups of an MP4's parsed index, by `result`: `hit` (cached), `built` (read and parsed
+    /// now), `refused` (the file cannot be packaged: not an MP4, no playable track...; the
+    /// refusal is cached like an index).
+    PACKAGING_INDEX_TOTAL: Counter = "vod_origin_packaging_index_total";
+    /// Time to read and parse an MP4's index (its `moov`), from the first read to the index.
+    PACKAGING_BUILD_SECONDS: Histogram = "vod_origin_packaging_build_seconds";
+    /// Bytes the cached indexes take (refreshed on each build).
+    PACKAGING_INDEX_BYTES: Gauge = "vod_origin_packaging_index_bytes";
     /// Certificate reloads, by `outcome` (loaded, failed).
     TLS_CERTIFICATE_RELOADS_TOTAL: Counter = "vod_origin_tls_certificate_reloads_total";
     /// Failed TLS handshakes, by `reason` (error, timeout).

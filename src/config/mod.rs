@@ -10,6 +10,7 @@ mod duration;
 mod env;
 mod load;
 pub mod model;
+mod packaging;
 mod s3;
 mod validate;
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::cache::CacheConfig;
 pub use super::demo::DemoConfig;
+pub use super::packaging::PackagingConfig;
 pub use super::s3::{AccessDeniedAs, S3Config, S3Mount};
 use crate::cache_control::{CacheRule, DEFAULT_VALUE, default_rules};
 use crate::cors::CorsRule;
@@ -41,6 +42,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// The demo player page.
     pub demo: DemoConfig,
+    /// HLS and DASH packaged on the fly from MP4s.
+    pub packaging: PackagingConfig,
 }
 
 /// The admin listener: `/metrics`, `/healthz`, `/readyz`, in plain HTTP.

@@ -60,6 +60,7 @@ pub fn check(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     }
     check_server_bytes(loaded)?;
     check_cache(loaded)?;
+    super::packaging::check(loaded)?;
     if config.plain_http.mode != PlainHttpMode::Off
         && config.plain_http.listen == server.listen
         && server.listen.port() != 0

@@ -11,12 +11,14 @@ use crate::body::ResponseBody;
 use crate::telemetry::RouteKind;
 
 /// The files the demo serves: request path, file under `demo.root`, media type.
-const FILES: [(&str, &str, &str); 5] = [
+const FILES: [(&str, &str, &str); 7] = [
     ("/", "index.html", "text/html; charset=utf-8"),
     ("/player.js", "player.js", "text/javascript; charset=utf-8"),
     ("/player.css", "player.css", "text/css; charset=utf-8"),
     ("/vendor/hls.min.js", "vendor/hls.min.js", "text/javascript; charset=utf-8"),
     ("/vendor/LICENSE.hls.js.txt", "vendor/LICENSE.hls.js.txt", "text/plain; charset=utf-8"),
+    ("/vendor/dash.mediaplayer.min.js", "vendor/dash.mediaplayer.min.js", "text/javascript; charset=utf-8"),
+    ("/vendor/LICENSE.dash.js.txt", "vendor/LICENSE.dash.js.txt", "text/plain; charset=utf-8"),
 ];
 
 /// Where the demo's files are, the media origin's port (which `/origin.json` tells the page) and

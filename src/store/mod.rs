@@ -8,6 +8,7 @@
 mod cache;
 mod error;
 mod local;
+mod packaged;
 mod s3;
 
 use std::pin::Pin;
@@ -24,6 +25,7 @@ use http::HeaderValue;
 pub use cache::{CacheLookup, CachedStore, report_lookups};
 pub use error::{StoreError, StoreFault};
 pub use local::{CHUNK_BYTES, LocalStore};
+pub use packaged::PackagedStore;
 pub use s3::{S3Store, StaticCredentials};
 // The S3 mount table, compiled from the configuration at startup: reached by the fuzzing entry
 // for the configuration, which runs every startup check that needs no network.
@@ -161,8 +163,16 @@ pub trait ObjectStore: Send + Sync + 'static {
     }
 }
 
-/// Opens the backend the configuration names.
+/// Opens the backend the configuration names, behind on-the-fly packaging when it is enabled.
 pub async fn from_config(
+    loaded: &crate::config::LoadedConfig,
+) -> Result<std::sync::Arc<dyn ObjectStore>, crate::config::ConfigError> {
+    let store = backend(loaded).await?;
+    Ok(packaged(loaded, store))
+}
+
+/// The backend alone: the local folder, or S3 behind the edge cache.
+async fn backend(
     loaded: &crate::config::LoadedConfig,
 ) -> Result<std::sync::Arc<dyn ObjectStore>, crate::config::ConfigError> {
     let storage = &loaded.config.storage;
@@ -177,6 +187,19 @@ pub async fn from_config(
             Ok(std::sync::Arc::new(store))
         }
     }
+}
+
+/// `store` behind on-the-fly packaging when `packaging.enabled`, or as it is. Packaging goes in
+/// front of the edge cache, so an MP4's index and samples are read through its blocks.
+pub fn packaged(
+    loaded: &crate::config::LoadedConfig,
+    store: std::sync::Arc<dyn ObjectStore>,
+) -> std::sync::Arc<dyn ObjectStore> {
+    let packaging = &loaded.config.packaging;
+    if !packaging.enabled {
+        return store;
+    }
+    std::sync::Arc::new(PackagedStore::new(store, packaging))
 }
 
 /// `s3` behind the edge cache when `storage.cache.enabled`, or as it is. Only the S3 backend is

@@ -4,7 +4,8 @@ Starts the origin (a built binary, default target/debug/vod-origin) without a co
 file, so with `cargo run`'s development defaults (the demo listener, the CORS rules for pages
 served from localhost), its listeners moved to kernel-chosen ports by VOD_ORIGIN_* variables, opens https://localhost:<demo>/ and checks
 that both players play, that seeking the MP4 moves it, and that the request table fills with
-what the origin answered (statuses, Content-Range, ETag). Then opens the same page from
+what the origin answered (statuses, Content-Range, ETag); the HLS and DASH packaged on the fly
+from the MP4 play, seek to their last seconds and reach the end. Then opens the same page from
 https://127.0.0.1:<demo>/, an origin the rules refuse, and checks that both players fail and
 the table shows refused requests. Chromium trusts the run's development certificate by its
 public key (--ignore-certificate-errors-spki-list), nothing else.
@@ -42,7 +43,8 @@ def spki_pin(certificate):
 
 def check_allowed_origin(page, url):
     page.goto(url)
-    page.wait_for_function("window.demo && demo.hls.time > 1 && demo.mp4.time > 1", timeout=PLAY_TIMEOUT_MS)
+    page.wait_for_function("window.demo && ['hls', 'packagedHls', 'packagedDash', 'mp4'].every(p => demo[p].time > 1)",
+                           timeout=PLAY_TIMEOUT_MS)
     page.evaluate("document.getElementById('mp4').currentTime = 5")
     page.wait_for_function("demo.mp4.time >= 5", timeout=PLAY_TIMEOUT_MS)
     requests = page.evaluate("demo.requests")
@@ -58,17 +60,35 @@ def check_allowed_origin(page, url):
     headers = mp4[0]["headers"]
     assert mp4[0]["status"] == 206 and headers.get("content-range", "").startswith("bytes 0-1023/"), mp4[0]
     assert headers.get("etag", "").startswith('"') and headers.get("access-control-allow-origin") == page.url.rstrip("/"), headers
-    print(f"allowed origin: both players played, the MP4 seeked to 5 s, {len(requests)} requests listed")
+    check_packaged(page, by_path)
+    print(f"allowed origin: four players played, the MP4 seeked to 5 s, the packaged HLS and DASH "
+          f"reached their ends, {len(requests)} requests listed")
+
+
+def check_packaged(page, by_path):
+    """The packaged players' requests were answered, and both play through to the end after a seek."""
+    for path in ("/hls/sample/sample.mp4/master.m3u8", "/dash/sample/sample.mp4/manifest.mpd"):
+        rows = by_path.get(path, [])
+        assert rows and rows[0]["status"] == 200, f"the {path} row: {rows}"
+    for prefix in ("/hls/", "/dash/"):
+        segments = [r for path, rs in by_path.items() if path.startswith(prefix) and path.endswith(".m4s") for r in rs]
+        assert segments and all(r["status"] == 200 for r in segments), f"{prefix} segment rows: {segments}"
+    for player in ("packagedHls", "packagedDash"):
+        page.evaluate(f"document.getElementById('{player}').currentTime = demo.{player}.duration - 1.5")
+        page.wait_for_function(f"demo.{player}.ended", timeout=PLAY_TIMEOUT_MS)
+        duration = page.evaluate(f"demo.{player}.duration")
+        # The sample is 10 s: a packaging that lost or added a segment shows in the duration.
+        assert 9.9 <= duration <= 10.1, f"{player}: duration {duration}"
 
 
 def check_refused_origin(page, url):
     page.goto(url)
-    page.wait_for_function("window.demo && demo.hls.state.startsWith('failed') && demo.mp4.state.startsWith('failed')",
-                           timeout=PLAY_TIMEOUT_MS)
+    page.wait_for_function("window.demo && ['hls', 'packagedHls', 'packagedDash', 'mp4']"
+                           ".every(p => demo[p].state.startsWith('failed'))", timeout=PLAY_TIMEOUT_MS)
     page.wait_for_function("demo.requests.some(r => r.player.startsWith('fetch'))", timeout=PLAY_TIMEOUT_MS)
     requests = page.evaluate("demo.requests")
     assert requests and all(r["status"] == 0 for r in requests), f"refused requests show as refused: {requests}"
-    print(f"refused origin: both players failed, {len(requests)} refused requests listed")
+    print(f"refused origin: all four players failed, {len(requests)} refused requests listed")
 
 
 def main():
@@ -101,6 +121,8 @@ def main():
                     check_refused_origin(page, f"https://127.0.0.1:{server.demo[1]}/")
                 except Exception:
                     print("the page's console:", *console, sep="\n  ")
+                    print("the players:", page.evaluate(
+                        "window.demo && JSON.stringify(Object.fromEntries(Object.entries(demo).filter(([k]) => k !== 'requests')))"))
                     raise
                 browser.close()
         finally:

@@ -214,6 +214,7 @@ impl Origin {
         let loaded = LoadedConfig::from_config(config);
         let store = vod_origin::store::S3Store::new(&loaded, Some(credentials)).await.expect("S3 store");
         let store = vod_origin::store::cached(&loaded, Arc::new(store)).await.unwrap();
+        let store = vod_origin::store::packaged(&loaded, store);
         let server = Server::bind_with_store(&loaded, store).await.expect("server binds");
         Self::launch(server, ca, Some(s3))
     }
