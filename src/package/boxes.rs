@@ -211,7 +211,8 @@ mod tests {
     #[test]
     fn headers() {
         let large = [&[0, 0, 0, 1][..], b"mdat", &20u64.to_be_bytes()].concat();
-        let cases: Vec<(Vec<u8>, Result<Option<Header>, PackageError>)> = vec![
+        type Case = (Vec<u8>, Result<Option<Header>, PackageError>);
+        let cases: Vec<Case> = vec![
             (vec![0, 0, 0], Ok(None)),
             (b(8, b"free", &[]), Ok(Some(Header { kind: *b"free", header_len: 8, len: Some(8) }))),
             (b(0, b"mdat", &[]), Ok(Some(Header { kind: *b"mdat", header_len: 8, len: None }))),

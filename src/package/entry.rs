@@ -199,7 +199,8 @@ mod tests {
 
     #[test]
     fn audio_specific_configs() {
-        let cases: &[(&[u8], Result<(u8, Option<u32>, u8), PackageError>)] = &[
+        type Case<'a> = (&'a [u8], Result<(u8, Option<u32>, u8), PackageError>);
+        let cases: &[Case] = &[
             (&[0x12, 0x10], Ok((2, Some(44100), 2))),
             (&[0x11, 0x90], Ok((2, Some(48000), 2))),
             (&[0x2b, 0x10], Ok((5, Some(24000), 2))),

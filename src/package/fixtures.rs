@@ -167,3 +167,20 @@ fn odd_gops_make_segments_of_at_least_the_target() {
     let bounds: Vec<_> = (1..=seg.count()).map(|n| seg.bounds(n).unwrap().0).collect();
     assert_eq!(bounds, vec![0, 33 * frame, 128 * frame]);
 }
+
+#[test]
+#[ignore = "prints the index's memory per file"]
+fn heap_per_sample() {
+    for name in FILES {
+        let (_, index) = parse(name);
+        let samples: usize = index.tracks.iter().map(|t| t.sample_count() as usize).sum();
+        let tables: usize = index.tracks.iter().map(|t| t.table.heap_bytes()).sum();
+        let per = |bytes: usize| bytes as f64 / samples as f64;
+        println!(
+            "{name}: {samples} samples, index {} bytes ({:.1} a sample), tables {tables} ({:.1})",
+            index.heap_bytes(),
+            per(index.heap_bytes()),
+            per(tables)
+        );
+    }
+}

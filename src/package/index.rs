@@ -191,13 +191,7 @@ fn parse_trak(trak: &[u8], file_len: u64, limits: &Limits) -> Result<Track, Trak
     if table.duration() == 0 {
         return Err(Fail(PackageError::Invalid("zero-duration track")));
     }
-    let delay = match kind {
-        TrackKind::Audio { .. } => 0,
-        TrackKind::Video { .. } => {
-            let edit = find(trak, b"edts").map_err(Fail)?.map(media_time).transpose().map_err(Fail)?.flatten();
-            edit.unwrap_or(i64::from(table.first_cts_offset())).clamp(0, i64::from(i32::MAX))
-        }
-    };
+    let delay = if handler == *b"vide" { presentation_delay(trak, &table).map_err(Fail)? } else { 0 };
     let mut track = Track {
         id,
         kind,
@@ -213,6 +207,14 @@ fn parse_trak(trak: &[u8], file_len: u64, limits: &Limits) -> Result<Track, Trak
     track.bitrate = bits_per_second(track.table.bytes(0..track.sample_count()), track.duration(), timescale);
     track.max_bitrate = peak_per_second(&track).max(track.bitrate);
     Ok(track)
+}
+
+/// What to subtract from a video track's composition offsets so its first frame presents at 0:
+/// the media time of its edit list's first edit, else the first sample's offset. Audio keeps its
+/// decode times (the AAC priming edit is ignored, as nginx-vod-module does).
+fn presentation_delay(trak: &[u8], table: &SampleTable) -> Result<i64, PackageError> {
+    let edit = find(trak, b"edts")?.map(media_time).transpose()?.flatten();
+    Ok(edit.unwrap_or(i64::from(table.first_cts_offset())).clamp(0, i64::from(i32::MAX)))
 }
 
 /// `bytes` over `ticks` at `timescale`, in bits per second (0 for no time).

@@ -43,6 +43,10 @@ mod e2e;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod manifests;
+#[cfg(test)]
+mod robustness;
+#[cfg(test)]
 mod testing;
 
 pub use dash::manifest;

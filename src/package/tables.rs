@@ -226,7 +226,11 @@ fn parse_stsz(body: &[u8], file_len: u64, limits: &Limits) -> Result<Vec<u32>, P
     if (count as usize).saturating_mul(4) > r.remaining() {
         return Err(PackageError::Invalid("stsz"));
     }
-    (0..count).map(|_| r.u32()).collect()
+    let mut sizes = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        sizes.push(r.u32()?);
+    }
+    Ok(sizes)
 }
 
 fn parse_stts(body: &[u8], count: u32) -> Result<(Vec<TimeRun>, u64), PackageError> {
@@ -299,7 +303,11 @@ fn parse_offsets(body: &[u8], wide: bool) -> Result<Vec<u64>, PackageError> {
     let mut r = Reader::new(body, what);
     r.version_flags()?;
     let entries = r.count(if wide { 8 } else { 4 })?;
-    (0..entries).map(|_| if wide { r.u64() } else { r.u32().map(u64::from) }).collect()
+    let mut offsets = Vec::with_capacity(entries as usize); // backed by the bytes: `count`
+    for _ in 0..entries {
+        offsets.push(if wide { r.u64()? } else { u64::from(r.u32()?) });
+    }
+    Ok(offsets)
 }
 
 fn parse_stsc(body: &[u8], offsets: &[u64], count: u32) -> Result<Vec<ChunkRun>, PackageError> {

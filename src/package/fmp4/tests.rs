@@ -1,8 +1,8 @@
 use std::time::Duration;
 
+use super::super::boxes::{Reader, children, require};
+use super::super::testing::{audio, index, parse_moof, regular, video};
 use super::*;
-use crate::package::boxes::{Reader, children, require};
-use crate::package::testing::{audio, index, parse_moof, regular, video};
 
 fn path<'a>(mut body: &'a [u8], kinds: &[&[u8; 4]]) -> &'a [u8] {
     for kind in kinds {

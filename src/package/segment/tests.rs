@@ -1,5 +1,5 @@
+use super::super::testing::{S, audio, index, regular, video};
 use super::*;
-use crate::package::testing::{S, audio, index, regular, video};
 
 const FRAME: u32 = 512; // 25 fps at 12800
 const SEC: u64 = 12800;
@@ -90,4 +90,16 @@ fn peak_bitrate_is_the_densest_segment() {
     let track = index.main_track();
     assert_eq!(seg.peak_bitrate(track), (50 * 100 + 25_000) * 8 / 2);
     assert_eq!(track.bitrate, (150 * 100 + 25_000) * 8 / 6);
+}
+
+#[test]
+fn a_long_film_costs_at_most_16_bytes_a_sample() {
+    // 20 minutes at 25 fps with B-frames (a composition offset per sample), 2 s GOPs, five
+    // frames a chunk; and its AAC, ten frames a chunk.
+    let mut frames = regular(30_000, FRAME, 50);
+    frames.iter_mut().enumerate().for_each(|(i, s)| s.2 = [1024, 2048, 512][i % 3]);
+    let index = index(&[video(1, frames), audio(2, "eng", regular(56_250, 1024, 0))]);
+    let samples = 30_000 + 56_250;
+    assert!(index.heap_bytes() <= 16 * samples, "{} bytes", index.heap_bytes());
+    println!("{:.2} bytes a sample", index.heap_bytes() as f64 / samples as f64);
 }

@@ -1,5 +1,5 @@
+use super::super::boxes::write_full_box;
 use super::*;
-use crate::package::boxes::write_full_box;
 
 fn full(kind: &[u8; 4], words: &[u32]) -> Vec<u8> {
     let mut out = Vec::new();
