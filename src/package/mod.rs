@@ -37,6 +37,7 @@ mod locate;
 mod resource;
 mod segment;
 mod tables;
+mod times;
 
 #[cfg(test)]
 mod e2e;

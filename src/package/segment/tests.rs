@@ -96,10 +96,16 @@ fn peak_bitrate_is_the_densest_segment() {
 fn a_long_film_costs_at_most_16_bytes_a_sample() {
     // 20 minutes at 25 fps with B-frames (a composition offset per sample), 2 s GOPs, five
     // frames a chunk; and its AAC, ten frames a chunk.
-    let mut frames = regular(30_000, FRAME, 50);
-    frames.iter_mut().enumerate().for_each(|(i, s)| s.2 = [1024, 2048, 512][i % 3]);
-    let index = index(&[video(1, frames), audio(2, "eng", regular(56_250, 1024, 0))]);
-    let samples = 30_000 + 56_250;
-    assert!(index.heap_bytes() <= 16 * samples, "{} bytes", index.heap_bytes());
-    println!("{:.2} bytes a sample", index.heap_bytes() as f64 / samples as f64);
+    // The same with a variable frame rate: every frame's duration differs from the last.
+    for vfr in [false, true] {
+        let mut frames = regular(30_000, FRAME, 50);
+        for (i, s) in frames.iter_mut().enumerate() {
+            s.2 = [1024, 2048, 512][i % 3];
+            s.0 = if vfr { FRAME - 3 + i as u32 % 7 } else { FRAME };
+        }
+        let index = index(&[video(1, frames), audio(2, "eng", regular(56_250, 1024, 0))]);
+        let samples = 30_000 + 56_250;
+        assert!(index.heap_bytes() <= 16 * samples, "{} bytes", index.heap_bytes());
+        println!("vfr {vfr}: {:.2} bytes a sample", index.heap_bytes() as f64 / samples as f64);
+    }
 }
