@@ -309,3 +309,6 @@ fn media_time(edts: &[u8]) -> Result<Option<i64>, PackageError> {
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests;

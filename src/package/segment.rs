@@ -52,7 +52,9 @@ impl Segmentation {
         self.timescale
     }
 
-    /// Segment `n` (1-based) as `[start, end)` in the main track's ticks.
+    /// Segment `n` (1-based) as `[start, end)` in the main track's ticks: presentation times,
+    /// which for video are decode times plus composition offsets less the presentation delay
+    /// (so the first frame is at 0), and for audio are decode times.
     pub fn bounds(&self, n: u32) -> Option<(u64, u64)> {
         let i = usize::try_from(n).ok()?.checked_sub(1)?;
         Some((*self.bounds.get(i)?, *self.bounds.get(i + 1)?))
@@ -125,7 +127,7 @@ fn sync_times(track: &Track) -> Box<dyn Iterator<Item = (u32, u64)> + '_> {
             let pts = (sample.dts as i64).saturating_add(i64::from(sample.cts_offset)).saturating_sub(track.delay);
             increasing((s, u64::try_from(pts).unwrap_or(0)))
         })),
-        None => Box::new((0..table.count()).map(move |s| (s, table.dts(s)))),
+        None => Box::new(table.samples(0..table.count()).zip(0..).map(|(sample, s)| (s, sample.dts))),
     }
 }
 
