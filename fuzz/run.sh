@@ -9,14 +9,14 @@
 #   -s SECONDS  stop each target after SECONDS; with -e, at whichever comes first
 #   -m          afterwards, replace each corpus with a small one drawn from it and the queue
 #               (fuzz/minimize.sh: the seeds and tens of inputs that add the most edges)
-#   TARGET      plan, key, cors, config, multipart (default: all)
+#   TARGET      plan, key, cors, config, multipart, package (default: all)
 #
 # Everything runs under `nice -n 19`, the build with CARGO_BUILD_JOBS=1 unless set, so a shared
 # machine stays usable. Needs only cargo: cargo-afl is installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-ALL_TARGETS=(plan key cors config multipart)
+ALL_TARGETS=(plan key cors config multipart package)
 # cargo-afl must match the afl crate in Cargo.toml: the runtime and the macro agree.
 AFL_VERSION=$(sed -n 's/^afl = "\(.*\)"/\1/p' Cargo.toml)
 execs=""

@@ -13,6 +13,7 @@
 //! | [`cors`] | S3 CORS XML and JSON → [`crate::cors::parse_rules`] | never panics; parsed rules compile or are refused by index and field |
 //! | [`config`] | TOML → [`crate::config::LoadedConfig::from_toml`] and the startup compile | never panics; errors name a key |
 //! | [`multipart`] | planned ranges → [`crate::plan::multipart::layout`] | `Content-Length` is exact; parts in order and in bounds |
+//! | [`package`] | an MP4's boxes → [`crate::package`]: the `moov` found, indexed, segmented, answered | never panics; segments' lengths exact, runs inside the file, every sample in one segment |
 //!
 //! Not part of the supported API: hidden from the documentation, and free to change.
 
@@ -21,17 +22,19 @@ mod cors;
 mod headers;
 mod key;
 mod multipart;
+mod package;
 mod plan;
 
 pub use config::config;
 pub use cors::cors;
 pub use key::key;
 pub use multipart::multipart;
+pub use package::package;
 pub use plan::plan;
 
 /// A fuzz entry: arbitrary bytes in, a panic when the invariant does not hold.
 pub type Entry = fn(&[u8]);
 
 /// Every entry point by the name of its corpus folder (`fuzz/corpus/<name>/`) and its `[[bin]]`.
-pub const TARGETS: [(&str, Entry); 5] =
-    [("plan", plan), ("key", key), ("cors", cors), ("config", config), ("multipart", multipart)];
+pub const TARGETS: [(&str, Entry); 6] =
+    [("plan", plan), ("key", key), ("cors", cors), ("config", config), ("multipart", multipart), ("package", package)];

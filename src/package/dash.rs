@@ -79,7 +79,7 @@ fn representation(out: &mut String, track: &Track, seg: &Segmentation) {
 fn timeline(out: &mut String, track: &Track, seg: &Segmentation) {
     let mut runs: Vec<(u64, u64, u32)> = Vec::new();
     let mut t = 0u64;
-    for n in 1..=seg.count() {
+    for n in 1..=seg.count_for(track) {
         let d = seg.duration(track, n);
         match runs.last_mut() {
             Some(last) if last.1 == d => last.2 += 1,

@@ -15,7 +15,7 @@ use super::*;
 /// Init segment and all segments of `track`, as a player would fetch them in turn.
 fn stream(file: &[u8], track: &Track, seg: &Segmentation) -> Vec<u8> {
     let mut out = init_segment(track);
-    for n in 1..=seg.count() {
+    for n in 1..=seg.count_for(track) {
         let segment = media_segment(track, seg, n).unwrap();
         out.extend_from_slice(&segment.header);
         for (offset, len) in segment.runs {
@@ -77,7 +77,7 @@ fn write_tree(dir: &std::path::Path, name: &str) -> MediaIndex {
         std::fs::create_dir_all(&track_dir).unwrap();
         std::fs::write(track_dir.join("index.m3u8"), media_playlist(track, &seg)).unwrap();
         std::fs::write(track_dir.join("init.mp4"), init_segment(track)).unwrap();
-        for n in 1..=seg.count() {
+        for n in 1..=seg.count_for(track) {
             let segment = media_segment(track, &seg, n).unwrap();
             let mut bytes = segment.header;
             for (offset, len) in segment.runs {

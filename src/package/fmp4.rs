@@ -123,6 +123,9 @@ fn minf(o: &mut Vec<u8>, track: &Track) {
 
 /// Media segment `n` of `track`, or `None` when `n` is not a segment.
 pub fn media_segment(track: &Track, seg: &Segmentation, n: u32) -> Option<MediaSegment> {
+    if n > seg.count_for(track) {
+        return None;
+    }
     seg.bounds(n)?;
     let range = seg.samples(track, n);
     let payload = track.table.bytes(range.clone());
@@ -165,6 +168,9 @@ pub fn media_segment(track: &Track, seg: &Segmentation, n: u32) -> Option<MediaS
 
 /// The length [`media_segment`] would give, without building it.
 pub fn media_segment_len(track: &Track, seg: &Segmentation, n: u32) -> Option<u64> {
+    if n > seg.count_for(track) {
+        return None;
+    }
     seg.bounds(n)?;
     let range = seg.samples(track, n);
     let payload = track.table.bytes(range.clone());

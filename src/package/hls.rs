@@ -67,7 +67,7 @@ fn stream_inf(out: &mut String, seg: &Segmentation, video: Option<&Track>, audio
 /// The media playlist of `track`: its own sample durations in each segment.
 pub fn media_playlist(track: &Track, seg: &Segmentation) -> String {
     let ts = u64::from(track.timescale);
-    let durations: Vec<u64> = (1..=seg.count()).map(|n| seg.duration(track, n)).collect();
+    let durations: Vec<u64> = (1..=seg.count_for(track)).map(|n| seg.duration(track, n)).collect();
     // Rounded to the nearest second, no EXTINF may exceed the target (RFC 8216 §4.3.3.1).
     let own = durations.iter().map(|d| (d + ts / 2) / ts).max().unwrap_or(0);
     let target = seg.target_duration_secs().max(own);

@@ -39,7 +39,7 @@ fn exercise(index: &MediaIndex, file_len: u64) -> Result<(), TestCaseError> {
         for track in &index.tracks {
             init_segment(track);
             media_playlist(track, &seg);
-            for n in 1..=seg.count() {
+            for n in 1..=seg.count_for(track) {
                 let segment = media_segment(track, &seg, n).expect("a segment in range");
                 prop_assert_eq!(Some(segment.len()), media_segment_len(track, &seg, n));
                 for &(offset, len) in &segment.runs {

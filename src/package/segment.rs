@@ -47,6 +47,16 @@ impl Segmentation {
         (self.bounds.len() - 1) as u32
     }
 
+    /// Segments of `track`: [`Self::count`], less the empty ones at the end (an audio track that
+    /// ends before the video it follows), so no playlist lists a segment without a sample.
+    pub fn count_for(&self, track: &Track) -> u32 {
+        let mut n = self.count();
+        while n > 1 && self.samples(track, n).is_empty() {
+            n -= 1;
+        }
+        n
+    }
+
     /// Ticks per second of the bounds (the main track's).
     pub fn timescale(&self) -> u32 {
         self.timescale
@@ -90,7 +100,7 @@ impl Segmentation {
 
     /// The highest bit rate of `track` over its segments (HLS `BANDWIDTH`, DASH `bandwidth`).
     pub fn peak_bitrate(&self, track: &Track) -> u64 {
-        let rates = (1..=self.count()).map(|n| {
+        let rates = (1..=self.count_for(track)).map(|n| {
             let bytes = track.table.bytes(self.samples(track, n));
             bits_per_second(bytes, self.duration(track, n), track.timescale)
         });

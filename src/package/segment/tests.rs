@@ -109,3 +109,17 @@ fn a_long_film_costs_at_most_16_bytes_a_sample() {
         println!("vfr {vfr}: {:.2} bytes a sample", index.heap_bytes() as f64 / samples as f64);
     }
 }
+
+#[test]
+fn an_audio_track_that_ends_early_has_no_empty_segments() {
+    // Video: 6 s in 2 s GOPs; audio: 3 s, 1 s a sample (48,000 ticks).
+    let index = index(&[video(1, regular(150, FRAME, 50)), audio(2, "eng", regular(3, 48_000, 1))]);
+    let seg = Segmentation::new(&index, Duration::from_secs(2));
+    assert_eq!(seg.count(), 3);
+    let audio = index.track(2).unwrap();
+    assert_eq!(seg.count_for(audio), 2, "audio in the first two segments only");
+    assert_eq!(seg.samples(audio, 2), 2..3);
+    assert!(crate::package::media_segment(audio, &seg, 3).is_none());
+    assert_eq!(crate::package::media_playlist(audio, &seg).matches("#EXTINF").count(), 2);
+    assert_eq!(seg.count_for(index.track(1).unwrap()), 3);
+}
