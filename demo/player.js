@@ -137,15 +137,18 @@ async function main() {
   document.getElementById("media-origin").textContent = origin;
   const other = location.hostname === "localhost" ? "127.0.0.1" : "localhost";
   const link = document.getElementById("switch");
-  link.href = `${location.protocol}//${other}:${location.port}/`;
+  link.href = `${location.protocol}//${other}:${location.port}/${location.search}`;
   link.textContent = other === "127.0.0.1"
     ? "Open this page from https://127.0.0.1 instead: an origin the development rules refuse."
     : "Back to https://localhost, an origin the rules allow.";
+  // ?mp4=<key> packages and plays another MP4 of the origin's (e.g. ?mp4=films/trailer.mp4).
+  const key = new URLSearchParams(location.search).get("mp4") || "sample/sample.mp4";
+  for (const id of ["packagedHls-key", "packagedDash-key", "mp4-key"]) document.getElementById(id).textContent = key;
   watch("hls", playHls("hls", `${origin}/sample/hls/index.m3u8`, "hls.js"));
-  watch("packagedHls", playHls("packagedHls", `${origin}/hls/sample/sample.mp4/master.m3u8`, "hls.js (packaged)"));
-  watch("packagedDash", playDash("packagedDash", `${origin}/dash/sample/sample.mp4/manifest.mpd`));
+  watch("packagedHls", playHls("packagedHls", `${origin}/hls/${key}/master.m3u8`, "hls.js (packaged)"));
+  watch("packagedDash", playDash("packagedDash", `${origin}/dash/${key}/manifest.mpd`));
   const mp4 = document.getElementById("mp4");
-  mp4.src = `${origin}/sample/sample.mp4`;
+  mp4.src = `${origin}/${key}`;
   mp4.crossOrigin = "anonymous"; // a CORS request, as a player that reads pixels would make
   watch("mp4", mp4);
   await probeMp4(mp4.src);

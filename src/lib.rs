@@ -15,12 +15,14 @@
 //! - [`key`]: request path to object key, never escaping the root.
 //! - [`plan`]: range and conditional decisions (RFC 9110) as pure functions over metadata, and
 //!   the read hint that lets a store answer metadata and bytes in one round trip.
-//! - [`store`]: the object store trait, its backends, and the edge cache in front of S3, split by
-//!   role: block key, memory and eviction, the in-flight map, the fill task.
+//! - [`store`]: the object store trait, its backends, the edge cache in front of S3 (split by
+//!   role: block key, memory and eviction, the in-flight map, the fill task), and packaging in
+//!   front of both: playlists and segments made from an MP4 as objects like any other.
 //! - [`body`]: the response body, which never ends short of its `Content-Length`, and its pace:
 //!   what a body holds follows its client's speed, within one budget for all bodies.
 //! - [`package`]: on-the-fly HLS and DASH of MP4 files, the pure part: the `moov` found by
-//!   ranged reads and indexed compactly, segments cut, CMAF headers and manifests written.
+//!   ranged reads and indexed compactly, segments cut, CMAF headers and manifests written; the
+//!   store's `packaged` wrapper does the reads.
 //! - [`media_type`], [`cache_control`]: `Content-Type` and `Cache-Control` per object.
 //! - [`error`]: the request path's one error type, its statuses by fault, and the one function
 //!   that answers a refusal.

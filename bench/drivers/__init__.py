@@ -7,6 +7,7 @@ the exit status). Drivers start what they measure with `bench/rig`, under `commo
 
 def all_drivers():
     """Every driver, in the order `bench/run.py --help` lists them."""
-    from drivers import (builds, cache_hammer, cache_vs_nginx, callgrind, cold_ttfb, compare, many_connections, profile,
-                         slow_readers)
-    return [compare, builds, cache_vs_nginx, cache_hammer, cold_ttfb, slow_readers, many_connections, callgrind, profile]
+    from drivers import (builds, cache_hammer, cache_vs_nginx, callgrind, cold_ttfb, compare, many_connections, packaging,
+                         profile, slow_readers)
+    return [compare, builds, cache_vs_nginx, cache_hammer, cold_ttfb, slow_readers, many_connections, callgrind, profile,
+            packaging]

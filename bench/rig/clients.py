@@ -21,6 +21,7 @@ from . import processes
 
 MIB = 1 << 20
 RANGES_LUA = pathlib.Path(__file__).resolve().parent / "ranges.lua"
+LIST_LUA = pathlib.Path(__file__).resolve().parent / "list.lua"
 # A client that takes this much longer than it was asked to run has hung.
 SLACK_S = 60
 
@@ -97,11 +98,26 @@ def ranges(url, object_bytes, connections, seconds, threads=None):
     seconds = max(1, round(seconds))  # wrk takes whole seconds
     done = processes.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
                           "-s", str(RANGES_LUA), url], seconds + SLACK_S, f"wrk -c{connections} {url}", env=env)
-    result = parse_wrk_result(done.stdout)
+    return _wrk_summary(done.stdout, f"wrk -c{connections} {url}")
+
+
+def listed(base_url, list_file, connections, seconds, threads=None):
+    """wrk: requests drawn at random from `list_file` (`list.lua`) for `seconds`; returns what
+    `ranges` returns, and fails as it does."""
+    threads = threads or min(connections, len(os.sched_getaffinity(0)))
+    env = {**os.environ, "LIST_FILE": str(list_file)}
+    seconds = max(1, round(seconds))
+    done = processes.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
+                          "-s", str(LIST_LUA), base_url], seconds + SLACK_S, f"wrk -c{connections} {list_file}", env=env)
+    return _wrk_summary(done.stdout, f"wrk -c{connections} {list_file}")
+
+
+def _wrk_summary(output, what):
+    result = parse_wrk_result(output)
     if result["errors"]:
-        raise RuntimeError(f"wrk -c{connections} {url}: {result['errors']} errors")
+        raise RuntimeError(f"{what}: {result['errors']} errors")
     if not result["requests"]:
-        raise RuntimeError(f"wrk -c{connections} {url}: no request completed")
+        raise RuntimeError(f"{what}: no request completed")
     elapsed = result["duration_us"] / 1e6
     return {"requests": result["requests"], "seconds": elapsed, "bytes": result["bytes"],
             "rps": result["requests"] / elapsed, "p50_ms": result["p50_us"] / 1000, "p99_ms": result["p99_us"] / 1000}

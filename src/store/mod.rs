@@ -3,7 +3,8 @@
 //! A store answers two questions: what is the current version of this object ([`ObjectMeta`]),
 //! and give me these bytes of exactly that version ([`ObjectStore::get`]). Everything the origin
 //! decides about ranges and preconditions happens between the two calls, on the metadata alone.
-//! The S3 backend is wrapped in [`CachedStore`], which keeps its blocks and metadata in memory.
+//! The S3 backend is wrapped in [`CachedStore`], which keeps its blocks and metadata in memory;
+//! either backend in [`PackagedStore`], which answers HLS and DASH made from its MP4s.
 
 mod cache;
 mod error;

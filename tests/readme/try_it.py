@@ -1,4 +1,5 @@
-"""Runs the README's "Try it with curl" commands as written, against `cargo run`'s setup.
+"""Runs the README's "Try it with curl" commands as written, against `cargo run`'s setup, then
+the curl block of "HLS and DASH from one MP4".
 
 Starts the origin the way the README does (no configuration file, from the repository's root,
 so on its documented ports: 8443, 8080, 8444 and 9090), then runs every command of the first
@@ -40,7 +41,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--origin-bin", default=str(blocks.REPO / "target/debug/vod-origin"))
     args = parser.parse_args()
-    listed = blocks.block_after("Try it with curl")
+    listed = blocks.block_after("Try it with curl") + blocks.block_after("## HLS and DASH from one MP4")
     origin = subprocess.Popen([args.origin_bin], cwd=blocks.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     failures = []
     try:

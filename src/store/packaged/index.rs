@@ -76,6 +76,9 @@ impl Indexes {
             return built.map_err(|_| StoreError::NotFound);
         }
         let built = self.cache.try_get_with(cache_key, self.build(store, key, meta)).await;
+        // The new entry weighs once moka has admitted it.
+        self.cache.run_pending_tasks().await;
+        metrics::gauge!(telemetry::PACKAGING_INDEX_BYTES).set(self.cache.weighted_size() as f64);
         match built {
             Ok(Ok(packaging)) => Ok(packaging),
             Ok(Err(_)) => Err(StoreError::NotFound),
@@ -92,8 +95,6 @@ impl Indexes {
             Err(refusal) => Err(refusal),
         };
         metrics::histogram!(telemetry::PACKAGING_BUILD_SECONDS).record(started.elapsed().as_secs_f64());
-        self.cache.run_pending_tasks().await;
-        metrics::gauge!(telemetry::PACKAGING_INDEX_BYTES).set(self.cache.weighted_size() as f64);
         Ok(match parsed {
             Ok(packaging) => {
                 metrics::counter!(telemetry::PACKAGING_INDEX_TOTAL, "result" => "built").increment(1);

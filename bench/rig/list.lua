@@ -1,0 +1,38 @@
+-- wrk script for the benchmarks (bench/rig/clients.py): requests drawn at random from a list, one
+-- per line in LIST_FILE as "PATH" or "PATH RANGE" (RANGE a `bytes=` value), then the same RESULT
+-- line as ranges.lua. Used to ask for packaged segments and for plain ranges of the same bytes.
+--
+--   LIST_FILE=requests.txt wrk -t2 -c16 -d10s -s bench/rig/list.lua https://localhost:8443
+
+local list = {}
+
+function init(args)
+  for line in io.lines(os.getenv("LIST_FILE")) do
+    local path, range = line:match("^(%S+)%s+(%S+)$")
+    if path then
+      list[#list + 1] = wrk.format(nil, path, { ["Range"] = range })
+    elseif line:match("%S") then
+      list[#list + 1] = wrk.format(nil, line)
+    end
+  end
+  -- Each thread draws its own sequence; the same sequence for every server.
+  math.randomseed(tonumber(wrk.thread:get("id") or 1))
+end
+
+function setup(thread)
+  setup_count = (setup_count or 0) + 1
+  thread:set("id", setup_count)
+end
+
+function request()
+  return list[math.random(1, #list)]
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT requests=%d duration_us=%d bytes=%d p50_us=%d p99_us=%d errors=%d\n",
+    summary.requests, summary.duration, summary.bytes,
+    latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
