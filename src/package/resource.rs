@@ -2,7 +2,7 @@
 //! router can answer 404 for anything else before any byte of the file is read.
 
 /// A virtual object of a packaged file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resource {
     /// `master.m3u8`.
     Master,

@@ -6,7 +6,8 @@
 //! the `moov` itself unless the first read held it. A file that cannot be packaged is kept too,
 //! as its reason, so a bad file costs one parse per version, however often it is asked for.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -14,7 +15,7 @@ use futures_util::StreamExt;
 
 use crate::config::PackagingConfig;
 use crate::key::ObjectKey;
-use crate::package::{Limits, MediaIndex, MoovSearch, PackageError, Segmentation, find_moov};
+use crate::package::{Limits, MediaIndex, MoovSearch, PackageError, Resource, Segmentation, find_moov};
 use crate::plan::ByteRange;
 use crate::store::{ObjectMeta, ObjectStore, StoreError};
 use crate::telemetry;
@@ -32,12 +33,41 @@ const MAX_SEARCH_READS: usize = 6;
 /// What a refusal weighs in the cache: its reason and its key.
 const REFUSAL_WEIGHT: u32 = 1024;
 
-/// An MP4's index, and the segments it is cut into with the configured duration.
+/// An MP4's index, the segments it is cut into with the configured duration, and the small
+/// answers made from them once asked for.
 pub struct Packaging {
     /// Tracks and their sample tables.
     pub index: MediaIndex,
     /// Where segments start and end.
     pub segmentation: Segmentation,
+    /// Playlists, manifests and init segments as first made: a CDN asks for a VOD playlist
+    /// again every few seconds per title being watched (its `max-age`), and a two-hour film's
+    /// media playlist is 40 KB of text. A std Mutex: held for a lookup or an insert, never
+    /// across an await. At most three answers a track and two for the file.
+    generated: Mutex<HashMap<Resource, Bytes>>,
+}
+
+impl Packaging {
+    fn new(index: MediaIndex, segmentation: Segmentation) -> Self {
+        Self { index, segmentation, generated: Mutex::default() }
+    }
+
+    /// The answer for `resource` made by `make`, made once.
+    pub fn generated(&self, resource: Resource, make: impl FnOnce() -> Option<Bytes>) -> Option<Bytes> {
+        if let Some(bytes) = self.generated.lock().unwrap_or_else(|e| e.into_inner()).get(&resource) {
+            return Some(bytes.clone());
+        }
+        let bytes = make()?;
+        self.generated.lock().unwrap_or_else(|e| e.into_inner()).insert(resource, bytes.clone());
+        Some(bytes)
+    }
+
+    /// The memory it holds, for the cache's weigher: the index, and as much again as a bound on
+    /// the answers made from it (a playlist line per segment is far less than a segment's
+    /// index entries).
+    fn weight(&self) -> u32 {
+        u32::try_from(self.index.heap_bytes().saturating_mul(2)).unwrap_or(u32::MAX)
+    }
 }
 
 /// The cached outcome of one build: an index, or why there is none.
@@ -55,7 +85,7 @@ impl Indexes {
         let cache = moka::future::Cache::builder()
             .max_capacity(config.index_cache_bytes)
             .weigher(|_key, built: &Built| match built {
-                Ok(packaging) => u32::try_from(packaging.index.heap_bytes()).unwrap_or(u32::MAX),
+                Ok(packaging) => packaging.weight(),
                 Err(_) => REFUSAL_WEIGHT,
             })
             .build();
@@ -98,6 +128,10 @@ impl Indexes {
         Ok(match parsed {
             Ok(packaging) => {
                 metrics::counter!(telemetry::PACKAGING_INDEX_TOTAL, "result" => "built").increment(1);
+                let samples: u64 = packaging.index.tracks.iter().map(|track| u64::from(track.sample_count())).sum();
+                let index_bytes = packaging.index.heap_bytes();
+                let build_ms = started.elapsed().as_millis() as u64;
+                tracing::info!(key = %key, samples, index_bytes, build_ms, "packaging: index built");
                 for skipped in &packaging.index.skipped {
                     tracing::info!(key = %key, skipped = %skipped, "packaging: a track is not packaged");
                 }
@@ -123,7 +157,7 @@ async fn parse(
     tokio::task::spawn_blocking(move || {
         let index = MediaIndex::parse(&moov, file_len, &limits)?;
         let segmentation = Segmentation::new(&index, segment_duration);
-        Ok(Arc::new(Packaging { index, segmentation }))
+        Ok(Arc::new(Packaging::new(index, segmentation)))
     })
     .await
     .map_err(|_| StoreError::internal("the index parse panicked"))

@@ -5,13 +5,16 @@
 //! Because a packaged answer is an object, everything the pipeline does for objects holds for it
 //! unchanged: ranges, conditionals, HEAD, CORS, `Cache-Control`, the access log. The MP4 itself
 //! is read through the wrapped store: its `moov` once per version (`index`), its sample data
-//! for each media segment as the wrapped store's own chunks (`body`), never copied.
+//! for each media segment as the wrapped store's own chunks (`body`, `reads`), never copied.
 //!
 //! `hls/<key>/master.m3u8` is the playlist of the MP4 at `<key>`; the grammar below a prefix is
 //! `package::split`'s. A key under a prefix is always packaged, never read as it is.
 
 mod body;
 mod index;
+mod reads;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
