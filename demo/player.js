@@ -86,6 +86,8 @@ function playDash(player, source) {
     return video;
   }
   const dash = dashjs.MediaPlayer().create();
+  // Warnings and errors in the browser's console, where a player developer looks first.
+  dash.updateSettings({ debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING } });
   dash.addResponseInterceptor((response) => {
     const headers = {};
     for (const [name, value] of Object.entries(response.headers || {})) {

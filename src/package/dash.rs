@@ -9,8 +9,12 @@ use super::{Segmentation, decimal};
 
 /// The MPD of `index` cut by `seg`.
 pub fn manifest(index: &MediaIndex, seg: &Segmentation) -> String {
-    let main = index.main_track();
-    let duration = decimal(main.duration(), u64::from(main.timescale));
+    // The longest track's end: a player ends the presentation there, and one whose audio runs
+    // past a shorter declared duration (AAC priming) may wait for that audio forever.
+    let longest =
+        index.tracks.iter().max_by_key(|t| u128::from(t.duration()) * 1_000_000 / u128::from(t.timescale.max(1)));
+    let longest = longest.unwrap_or_else(|| index.main_track());
+    let duration = decimal(longest.duration(), u64::from(longest.timescale));
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = write!(
         out,

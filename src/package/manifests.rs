@@ -81,7 +81,7 @@ fn mpd() {
     assert_eq!(
         manifest(&index, &seg),
         r#"<?xml version="1.0" encoding="UTF-8"?>
-<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static" mediaPresentationDuration="PT5.000S" minBufferTime="PT2S">
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static" mediaPresentationDuration="PT5.013S" minBufferTime="PT2S">
   <Period id="0" start="PT0S">
     <AdaptationSet id="1" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">
       <Representation id="1" codecs="avc1.64001f" bandwidth="20000" width="160" height="90" frameRate="25">

@@ -41,6 +41,21 @@ def spki_pin(certificate):
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
+def launch(playwright, chromium, workdir):
+    """Debian's Chromium, headless, trusting the run's development certificate by its key, and
+    allowed to autoplay."""
+    pin = spki_pin(pathlib.Path(workdir) / "certs" / "localhost.pem")
+    return playwright.chromium.launch(
+        executable_path=chromium,
+        args=[f"--ignore-certificate-errors-spki-list={pin}", "--autoplay-policy=no-user-gesture-required"])
+
+
+def players(page):
+    """The players' states, as JSON, for a failure's report."""
+    return page.evaluate(
+        "window.demo && JSON.stringify(Object.fromEntries(Object.entries(demo).filter(([k]) => k !== 'requests')))")
+
+
 def check_allowed_origin(page, url):
     page.goto(url)
     page.wait_for_function("window.demo && ['hls', 'packagedHls', 'packagedDash', 'mp4'].every(p => demo[p].time > 1)",
@@ -74,7 +89,7 @@ def check_packaged(page, by_path):
         segments = [r for path, rs in by_path.items() if path.startswith(prefix) and path.endswith(".m4s") for r in rs]
         assert segments and all(r["status"] == 200 for r in segments), f"{prefix} segment rows: {segments}"
     for player in ("packagedHls", "packagedDash"):
-        page.evaluate(f"document.getElementById('{player}').currentTime = demo.{player}.duration - 1.5")
+        page.evaluate(f"document.getElementById('{player}').currentTime = demo.{player}.duration - 3")
         page.wait_for_function(f"demo.{player}.ended", timeout=PLAY_TIMEOUT_MS)
         duration = page.evaluate(f"demo.{player}.duration")
         # The sample is 10 s: a packaging that lost or added a segment shows in the duration.
@@ -106,11 +121,8 @@ def main():
         server = rig_origin.Origin(args.origin_bin, workdir, "demo-origin", settings, without_file=True)
         server.start()
         try:
-            pin = spki_pin(pathlib.Path(workdir) / "certs" / "localhost.pem")
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=args.chromium,
-                    args=[f"--ignore-certificate-errors-spki-list={pin}", "--autoplay-policy=no-user-gesture-required"])
+                browser = launch(playwright, args.chromium, workdir)
                 page = browser.new_page()
                 # The refused origin fills the console with CORS errors on purpose: shown only
                 # when a check fails.
@@ -121,8 +133,7 @@ def main():
                     check_refused_origin(page, f"https://127.0.0.1:{server.demo[1]}/")
                 except Exception:
                     print("the page's console:", *console, sep="\n  ")
-                    print("the players:", page.evaluate(
-                        "window.demo && JSON.stringify(Object.fromEntries(Object.entries(demo).filter(([k]) => k !== 'requests')))"))
+                    print("the players:", players(page))
                     raise
                 browser.close()
         finally:

@@ -25,7 +25,7 @@ import urllib.request
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 
-from demo_page import PLAY_TIMEOUT_MS, spki_pin  # noqa: E402
+from demo_page import PLAY_TIMEOUT_MS, launch, players  # noqa: E402
 from rig import film, s3  # noqa: E402
 from rig import origin as rig_origin  # noqa: E402
 
@@ -118,18 +118,13 @@ def main():
         for store in ("local", "s3"):
             origin = start_origin(args, workdir, media, store)
             try:
-                pin = spki_pin(pathlib.Path(workdir) / "certs" / "localhost.pem")
                 with sync_playwright() as playwright:
-                    browser = playwright.chromium.launch(
-                        executable_path=args.chromium,
-                        args=[f"--ignore-certificate-errors-spki-list={pin}", "--autoplay-policy=no-user-gesture-required"])
+                    browser = launch(playwright, args.chromium, workdir)
                     page = browser.new_page()
                     try:
                         play(page, origin.demo[1], args.minutes)
                     except Exception:
-                        print("the players:", page.evaluate(
-                            "window.demo && JSON.stringify(Object.fromEntries(Object.entries(demo)"
-                            ".filter(([k]) => k !== 'requests')))"))
+                        print("the players:", players(page))
                         print("the last requests:", page.evaluate("window.demo && JSON.stringify(demo.requests.slice(-8))"))
                         raise
                     browser.close()
