@@ -102,7 +102,9 @@ metric_names! {
     PACKAGING_INDEX_TOTAL: Counter = "vod_origin_packaging_index_total";
     /// Time to read and parse an MP4's index (its `moov`), from the first read to the index.
     PACKAGING_BUILD_SECONDS: Histogram = "vod_origin_packaging_build_seconds";
-    /// Bytes the cached indexes take (refreshed on each build).
+    /// Bytes the cached indexes are weighed at: each index, and as much again for the playlists
+    /// and init segments made from it (refreshed on each build; at most
+    /// `packaging.index_cache_bytes`).
     PACKAGING_INDEX_BYTES: Gauge = "vod_origin_packaging_index_bytes";
     /// Certificate reloads, by `outcome` (loaded, failed).
     TLS_CERTIFICATE_RELOADS_TOTAL: Counter = "vod_origin_tls_certificate_reloads_total";

@@ -6,7 +6,8 @@
 //! the file's first bytes.
 //!
 //! Invariants, as [`crate::package`] promises them: nothing panics on any input; the search for
-//! the `moov` only moves forward; a parsed index's every track has, for every segment the
+//! the `moov` only moves forward (or asks again for the same offset when fewer bytes than a box
+//! header were there); a parsed index's every track has, for every segment the
 //! segmentation counts, a media segment whose length is the one computed without building it,
 //! whose sample runs lie within the file, and whose samples, over all segments, are the track's
 //! samples each exactly once; no segment past the track's count; the last one not empty; manifests and init segments render.
@@ -52,6 +53,12 @@ fn locate<'f>(file: &'f [u8], file_len: u64, limits: &Limits) -> Option<&'f [u8]
             MoovSearch::Found { offset, len } => {
                 let start = usize::try_from(offset).ok()?;
                 return file.get(start..start.checked_add(usize::try_from(len).ok()?)?);
+            }
+            // The same offset again: the bytes there are fewer than a box header, and the input
+            // has no more (the origin's reads are 16 KiB or more, short only at the file's end).
+            MoovSearch::ReadAt(next) if next == at => {
+                assert!(bytes.len() < 16, "asked to read {at} again with {} bytes there", bytes.len());
+                return None;
             }
             MoovSearch::ReadAt(next) => {
                 assert!(next > at, "the search for the moov went from {at} back to {next}");

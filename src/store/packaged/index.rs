@@ -33,6 +33,12 @@ const MAX_SEARCH_READS: usize = 6;
 /// What a refusal weighs in the cache: its reason and its key.
 const REFUSAL_WEIGHT: u32 = 1024;
 
+/// Indexes built at once, of different files (concurrent requests for one file share one
+/// build). A build holds its `moov` whole while it parses, up to `packaging.max_moov_bytes`, so
+/// this bounds that memory: 4 × 64 MiB at the defaults, though a two-hour film's is 6 MB. The
+/// parse itself runs on the blocking pool; more builds at once would only queue there.
+const MAX_CONCURRENT_BUILDS: usize = 4;
+
 /// An MP4's index, the segments it is cut into with the configured duration, and the small
 /// answers made from them once asked for.
 pub struct Packaging {
@@ -78,6 +84,7 @@ pub struct Indexes {
     cache: moka::future::Cache<(ObjectKey, http::HeaderValue), Built>,
     limits: Limits,
     segment_duration: Duration,
+    builds: tokio::sync::Semaphore,
 }
 
 impl Indexes {
@@ -90,7 +97,8 @@ impl Indexes {
             })
             .build();
         let limits = Limits { max_moov_bytes: config.max_moov_bytes, ..Limits::default() };
-        Self { cache, limits, segment_duration: config.segment_duration }
+        let builds = tokio::sync::Semaphore::new(MAX_CONCURRENT_BUILDS);
+        Self { cache, limits, segment_duration: config.segment_duration, builds }
     }
 
     /// The index of this version of `key`, built on first use; concurrent first uses build once.
@@ -119,6 +127,7 @@ impl Indexes {
     /// Reads and parses the index; a file that cannot be packaged is an `Ok(Err(reason))`, cached
     /// like an index, and the store's own faults are errors, not cached.
     async fn build(&self, store: &dyn ObjectStore, key: &ObjectKey, meta: &ObjectMeta) -> Result<Built, StoreError> {
+        let _build = self.builds.acquire().await.map_err(|_| StoreError::internal("the build semaphore closed"))?;
         let started = Instant::now();
         let parsed = match read_moov(store, key, meta, &self.limits).await? {
             Ok(moov) => parse(moov, meta.len, self.limits, self.segment_duration).await?,
