@@ -305,6 +305,29 @@ async fn a_file_that_cannot_be_packaged_gets_a_404() {
 }
 
 #[tokio::test]
+async fn a_folder_named_like_a_prefix_is_still_served_as_it_is() {
+    // Pre-segmented HLS under a top-level `hls/` folder, as many buckets have: its paths either
+    // do not fit the packaging grammar or name no MP4, so they are read as they are.
+    let media = media_folder();
+    for (path, body) in [("hls/old/index.m3u8", "#EXTM3U\n"), ("hls/old/1/index.m3u8", "#EXTM3U\n#EXT-X-VERSION:3\n")] {
+        let file = media.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, body).unwrap();
+    }
+    for backend in [Backend::Local, Backend::S3] {
+        let origin = Origin::start_on(backend, media.path(), |_| {}).await;
+        let client = origin.client(Protocol::Http1);
+        let plain = get(&client, &origin.url("/hls/old/1/index.m3u8")).await.text().await.unwrap();
+        assert_eq!(plain, "#EXTM3U\n#EXT-X-VERSION:3\n", "{backend:?}");
+        assert_eq!(get(&client, &origin.url("/hls/old/index.m3u8")).await.text().await.unwrap(), "#EXTM3U\n");
+        // And the MP4s beside it are still packaged.
+        let master = get(&client, &origin.url("/hls/media/h264-aac.mp4/master.m3u8")).await.text().await.unwrap();
+        assert!(master.contains("#EXT-X-STREAM-INF"), "{backend:?}: {master}");
+        origin.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn a_cold_segment_through_s3_reads_each_block_once() {
     // With 64 KiB blocks the fixtures span several: the moov (at the start, or at the end) and
     // the first segment's samples are in different blocks. The index is read with two or three

@@ -19,8 +19,9 @@ const MIN_MOOV_BYTES: u64 = 64 * 1024;
 
 /// On-the-fly packaging: `GET /<hls_prefix>/<key>/master.m3u8` answers an HLS playlist for the
 /// MP4 at `<key>`, `GET /<dash_prefix>/<key>/manifest.mpd` a DASH manifest, and the segments
-/// below them are cut from the MP4's bytes as they are asked for. Keys under the two prefixes
-/// are packaged, never read from the store as they are.
+/// below them are cut from the MP4's bytes as they are asked for. A key under a prefix that
+/// names no packaged answer (another shape of path, or no such MP4) is read from the store as
+/// it is, so an existing folder named like a prefix keeps being served.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PackagingConfig {

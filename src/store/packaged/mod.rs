@@ -8,7 +8,8 @@
 //! for each media segment as the wrapped store's own chunks (`body`, `reads`), never copied.
 //!
 //! `hls/<key>/master.m3u8` is the playlist of the MP4 at `<key>`; the grammar below a prefix is
-//! `package::split`'s. A key under a prefix is always packaged, never read as it is.
+//! `package::split`'s. A key under a prefix that names no packaged answer (another shape, or no
+//! such MP4) is read from the store as it is.
 
 mod body;
 mod index;
@@ -77,21 +78,26 @@ impl PackagedStore {
         }
     }
 
-    /// The packaged answer `key` names, at the MP4's current version; `NotFound` for a key under
-    /// a prefix that names nothing, or an MP4 that cannot be packaged (the reason is logged once
-    /// per version, where the index is built).
-    async fn resolve(&self, protocol: Protocol, rest: &str) -> Result<Resolved, StoreError> {
-        let (source, resource) = package::split(rest).ok_or(StoreError::NotFound)?;
+    /// The packaged answer `key` names, at the MP4's current version. `None` when it names
+    /// none: not the grammar below the prefix, or no such MP4; the key is then read from the
+    /// store as it is, so a folder that happens to be named like a prefix keeps being served.
+    /// `NotFound` for an MP4 that cannot be packaged (the reason is logged once per version,
+    /// where the index is built), or a track or segment it does not have.
+    async fn resolve(&self, protocol: Protocol, rest: &str) -> Result<Option<Resolved>, StoreError> {
+        let Some((source, resource)) = package::split(rest) else { return Ok(None) };
         let allowed = match resource {
             Resource::Master | Resource::MediaPlaylist { .. } => protocol == Protocol::Hls,
             Resource::Mpd => protocol == Protocol::Dash,
             Resource::Init { .. } | Resource::Segment { .. } => true,
         };
+        let Ok(source) = key_from_path(&format!("/{source}")) else { return Ok(None) };
         if !allowed {
-            return Err(StoreError::NotFound);
+            return Ok(None);
         }
-        let source = key_from_path(&format!("/{source}")).map_err(|_| StoreError::NotFound)?;
-        let source_meta = self.inner.head(&source).await?;
+        let source_meta = match self.inner.head(&source).await {
+            Err(StoreError::NotFound) => return Ok(None),
+            found => found?,
+        };
         let packaging = self.indexes.get(&*self.inner, &source, &source_meta).await?;
         let len = body::len(&packaging, resource).ok_or(StoreError::NotFound)?;
         let meta = ObjectMeta {
@@ -100,7 +106,7 @@ impl PackagedStore {
             last_modified: source_meta.last_modified,
             content_type: HeaderValue::from_static(resource.content_type()),
         };
-        Ok(Resolved { source, source_meta, packaging, resource, meta })
+        Ok(Some(Resolved { source, source_meta, packaging, resource, meta }))
     }
 
     /// The bytes `range` of a resolved answer.
@@ -135,16 +141,19 @@ fn count(resource: Resource) {
 
 impl ObjectStore for PackagedStore {
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, StoreError>> {
-        match self.split_prefix(key) {
-            Some((protocol, rest)) => Box::pin(async move { Ok(self.resolve(protocol, rest).await?.meta) }),
-            None => self.inner.head(key),
-        }
+        let Some((protocol, rest)) = self.split_prefix(key) else { return self.inner.head(key) };
+        Box::pin(async move {
+            match self.resolve(protocol, rest).await? {
+                Some(resolved) => Ok(resolved.meta),
+                None => self.inner.head(key).await,
+            }
+        })
     }
 
     fn open<'a>(&'a self, key: &'a ObjectKey, hint: Option<ReadHint>) -> BoxFuture<'a, Result<Opened, StoreError>> {
         let Some((protocol, rest)) = self.split_prefix(key) else { return self.inner.open(key, hint) };
         Box::pin(async move {
-            let resolved = self.resolve(protocol, rest).await?;
+            let Some(resolved) = self.resolve(protocol, rest).await? else { return self.inner.open(key, hint).await };
             count(resolved.resource);
             let bytes = match hint.and_then(|hint| hint.resolve(resolved.meta.len)) {
                 Some(range) => Some(Prefetched { range, chunks: self.bytes(&resolved, range).await? }),
@@ -162,7 +171,9 @@ impl ObjectStore for PackagedStore {
     ) -> BoxFuture<'a, Result<ByteStream, StoreError>> {
         let Some((protocol, rest)) = self.split_prefix(key) else { return self.inner.get(key, meta, range) };
         Box::pin(async move {
-            let resolved = self.resolve(protocol, rest).await?;
+            let Some(resolved) = self.resolve(protocol, rest).await? else {
+                return self.inner.get(key, meta, range).await;
+            };
             // Another version of the MP4 since `meta` was read: its answer would mix versions.
             if resolved.meta.etag != meta.etag || resolved.meta.len != meta.len {
                 return Err(StoreError::Changed);
