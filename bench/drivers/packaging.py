@@ -166,24 +166,32 @@ def spread(rows, field):
 def report(args, size, samples, cold, index, cost):
     print(f"\n## `python3 bench/run.py packaging --minutes {args.minutes} --rounds {args.rounds}`\n")
     print(f"A {args.minutes}-minute film, {size / 1e6:.0f} MB, {samples:,} samples, through s3s-fs and the edge cache.\n")
-    print("| cold, a fresh origin per round | first byte (median, min–max) | S3 HeadObject | S3 GetObject |")
-    print("|---|---|---|---|")
-    for side, what in (("segment", "first KiB of the first video segment"), ("range", "first KiB of the MP4, plain")):
-        rows = cold[side]
-        print(f"| {what} | {median_of(rows, 'ms'):.2f} ms ({spread(rows, 'ms')}) | "
-              f"{median_of(rows, 'HeadObject'):.0f} | {median_of(rows, 'GetObject'):.0f} |")
-    ratio = statistics.median(s["ms"] / r["ms"] for s, r in zip(cold["segment"], cold["range"]))
-    print(f"\nsegment / plain range, median of the per-round ratios: {ratio:.2f}×\n")
+    table(cold, "cold, a fresh origin per round", ("first KiB of the first video segment", "first KiB of the MP4, plain"),
+          [("first byte, ms (median, min–max)", "ms", ".2f", True), ("S3 HeadObject", "HeadObject", ".0f", False),
+           ("S3 GetObject", "GetObject", ".0f", False)])
+    print(f"\nsegment / plain range, median of the per-round ratios: {ratio(cold, 'ms'):.2f}×\n")
     print(f"index: {index['bytes'] / MIB:.2f} MiB, {index['per_sample']:.2f} bytes a sample, "
           f"built in {index['build_ms']:.0f} ms (reads included)\n")
-    print(f"| cache warm, wrk {args.connections} connections | CPU s/GB (median, min–max) | req/s | MB/s |")
-    print("|---|---|---|---|")
-    for side, what in (("segment", "media segments"), ("range", "plain ranges, same lengths")):
-        rows = cost[side]
-        print(f"| {what} | {median_of(rows, 'cpu_s_per_gb'):.3f} ({spread(rows, 'cpu_s_per_gb')}) | "
-              f"{median_of(rows, 'rps'):.0f} | {median_of(rows, 'mb_s'):.0f} |")
-    ratio = statistics.median(s["cpu_s_per_gb"] / r["cpu_s_per_gb"] for s, r in zip(cost["segment"], cost["range"]))
-    print(f"\nsegments / plain ranges, CPU per GB, median of the per-round ratios: {ratio:.2f}×")
+    table(cost, f"cache warm, wrk {args.connections} connections", ("media segments", "plain ranges, same lengths"),
+          [("CPU s/GB (median, min–max)", "cpu_s_per_gb", ".3f", True), ("req/s", "rps", ".0f", False),
+           ("MB/s", "mb_s", ".0f", False)])
+    print(f"\nsegments / plain ranges, CPU per GB, median of the per-round ratios: {ratio(cost, 'cpu_s_per_gb'):.2f}×")
+
+
+def table(rows, title, names, columns):
+    """A markdown table: a row per side (segment, range), a column per (heading, field, format,
+    with its spread)."""
+    print(f"| {title} | " + " | ".join(heading for heading, *_ in columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for side, name in zip(("segment", "range"), names):
+        cells = [f"{median_of(rows[side], field):{fmt}}" + (f" ({spread(rows[side], field)})" if with_spread else "")
+                 for _, field, fmt, with_spread in columns]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def ratio(rows, field):
+    """The median over rounds of segment / plain range."""
+    return statistics.median(s[field] / r[field] for s, r in zip(rows["segment"], rows["range"]))
 
 
 def copies(args):

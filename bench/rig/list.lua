@@ -15,18 +15,12 @@ function init(args)
       list[#list + 1] = wrk.format(nil, line)
     end
   end
-  -- Each thread draws its own sequence; the same sequence for every server.
-  math.randomseed(tonumber(wrk.thread:get("id") or 1))
-end
-
-function setup(thread)
-  setup_count = (setup_count or 0) + 1
-  thread:set("id", setup_count)
+  seed_thread()
 end
 
 function request()
   return list[math.random(1, #list)]
 end
 
--- The RESULT line, from result.lua beside this script.
-dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "result.lua")
+-- setup, seed_thread and done (the RESULT line), from shared.lua beside this script.
+dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "shared.lua")

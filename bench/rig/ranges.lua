@@ -7,13 +7,7 @@ local MIB = 1048576
 local object_mib = tonumber(os.getenv("OBJECT_MIB") or "1")
 
 function init(args)
-  -- Each thread draws its own sequence; the same sequence for both servers.
-  math.randomseed(tonumber(wrk.thread:get("id") or 1))
-end
-
-function setup(thread)
-  setup_count = (setup_count or 0) + 1
-  thread:set("id", setup_count)
+  seed_thread()
 end
 
 function request()
@@ -21,5 +15,5 @@ function request()
   return wrk.format(nil, nil, { ["Range"] = "bytes=" .. offset .. "-" .. (offset + MIB - 1) })
 end
 
--- The RESULT line, from result.lua beside this script.
-dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "result.lua")
+-- setup, seed_thread and done (the RESULT line), from shared.lua beside this script.
+dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "shared.lua")
