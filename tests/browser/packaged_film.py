@@ -15,6 +15,7 @@ Needs what demo_page.py needs, and Debian's ffmpeg. `cargo test` builds both bin
 """
 
 import argparse
+import contextlib
 import pathlib
 import ssl
 import subprocess
@@ -32,17 +33,21 @@ from rig import origin as rig_origin  # noqa: E402
 KEY = "films/film.mp4"
 
 
-def start_origin(args, workdir, media, store):
-    """The origin on `store` ("local" or "s3"), with the development defaults and the demo."""
+def start_origin(args, workdir, media, store, stack):
+    """The origin on `store` ("local" or "s3"), with the development defaults and the demo;
+    it, and the S3 server, are stopped when `stack` closes."""
     settings = rig_origin.base_settings(workdir, media, secret=False)
     settings.update({"demo.listen": "127.0.0.1:0", "demo.root": str(REPO / "demo")})
     env = None
     if store == "s3":
-        server = s3.S3sFsServer(pathlib.Path(workdir), args.s3s_bin).seed_with(media).start()
+        server = s3.S3sFsServer(pathlib.Path(workdir), args.s3s_bin).seed_with(media)
+        stack.callback(server.stop)
+        server.start()
         del settings["storage.root"]
         settings.update(server.settings("on"))
         env = s3.CREDENTIALS
     origin = rig_origin.Origin(args.origin_bin, workdir, f"film-{store}", settings, env=env, without_file=True)
+    stack.callback(origin.stop)
     return origin.start()
 
 
@@ -116,8 +121,8 @@ def main():
         path = film.make(media / KEY, args.minutes)
         expected = film_frames(path)
         for store in ("local", "s3"):
-            origin = start_origin(args, workdir, media, store)
-            try:
+            with contextlib.ExitStack() as stack:
+                origin = start_origin(args, workdir, media, store, stack)
                 with sync_playwright() as playwright:
                     browser = launch(playwright, args.chromium, workdir)
                     page = browser.new_page()
@@ -131,8 +136,6 @@ def main():
                 frames = decode(origin, workdir, expected)
                 print(f"{store}: the {args.minutes}-minute film played to its end as packaged HLS and DASH; "
                       f"ffprobe decoded {frames} frames, as many as the film has")
-            finally:
-                origin.stop()
     return 0
 
 
